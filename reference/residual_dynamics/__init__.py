@@ -20,10 +20,10 @@ from reference.residual_dynamics.model import (
     step,
     step_backward,
 )
-# TMP
+from reference.residual_dynamics.train import TrainResult, train
 
 __all__ = [
     "ENTROPY_WEIGHT", "EPS", "backprop_through_time", "default_alpha", "entropy", "forward",
     "init_params", "loss", "loss_adjoints", "loss_and_grads", "make_inputs", "objective",
-    "step", "step_backward", "train",
+    "step", "step_backward", "train", "TrainResult",
 ]

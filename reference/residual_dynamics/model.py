@@ -225,7 +225,7 @@ def _validate(params, alpha, N0, g0, ys, rs):
     if T < 1 or B < 1 or m < 2:
         raise ValueError(f"ys: expected T >= 1, B >= 1, m >= 2, got shape {ys.shape}")
     expected = {
-        "rs": (ys, (T, B, m)), "N0": (N0, (B, m)), "g0": (g0, (B, m)), "alpha": (alpha, (m,)),
+        "rs": (rs, (T, B, m)), "N0": (N0, (B, m)), "g0": (g0, (B, m)), "alpha": (alpha, (m,)),
     }
     for name, (a, shape) in expected.items():
         if tuple(getattr(a, "shape", ())) != shape:
