@@ -28,9 +28,10 @@ $(VENV)/.stamp-bench: $(VENV)/.stamp-dev
 	touch $@
 
 test: $(VENV)/.stamp-dev
-	REFERENCE_FAST=1 $(BIN)/python -m pytest -n 2 --dist loadgroup
+	REFERENCE_FAST=1 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 book: $(VENV)/.stamp-book book/vendor_static/mathjax/tex-mml-chtml.js
+	rm -rf book/_build/html  # Sphinx never deletes stale pages
 	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml \
 		--path-output book -W -n --keep-going
 	$(BIN)/python book/check_offline.py book/_build/html

@@ -44,11 +44,13 @@ def _includes():
     for chapter in CHAPTERS:
         for m in INCLUDE.finditer(chapter.read_text(encoding="utf-8")):
             options = dict(re.findall(r":([\w-]+):[ \t]*(.*)", m["options"]))
-            if "pyobject" in options:
-                target = m["path"]
-                path = ROOT / target.lstrip("/") if target.startswith("/") else chapter.parent / target
-                name = options["pyobject"].strip()
-                yield pytest.param(chapter, path, name, id=f"{chapter.stem}:{name}")
+            if "pyobject" not in options:
+                continue
+            # Sphinx: relative to the chapter, or to the source root when it starts with "/"
+            base = ROOT if m["path"].startswith("/") else chapter.parent
+            path = base / m["path"].lstrip("/")
+            name = options["pyobject"].strip()
+            yield pytest.param(chapter, path, name, id=f"{chapter.stem}:{name}")
 
 
 def _defines(tree: ast.Module, dotted: str) -> bool:
