@@ -134,9 +134,7 @@ def _select_from_environment() -> None:
     requested = os.environ.get("REFERENCE_BACKEND", "").strip().lower()
     if requested:
         if requested not in BACKENDS:
-            raise ValueError(
-                f"REFERENCE_BACKEND: expected one of {BACKENDS}, got {requested!r}"
-            )
+            raise ValueError(f"REFERENCE_BACKEND: expected one of {BACKENDS}, got {requested!r}")
         use(requested)
 
 

@@ -34,7 +34,9 @@ def rel_error(a, b, tiny=1e-300):
 def max_rel_error(grads_a, grads_b):
     """``{name: rel_error}`` over the shared keys of two gradient dicts, plus ``"max"``."""
     if set(grads_a) != set(grads_b):
-        raise ValueError(f"gradient dicts have different keys: {sorted(grads_a)} vs {sorted(grads_b)}")
+        raise ValueError(
+            f"gradient dicts have different keys: {sorted(grads_a)} vs {sorted(grads_b)}"
+        )
     errors = {k: rel_error(grads_a[k], grads_b[k]) for k in grads_a}
     errors["max"] = max(errors.values()) if errors else 0.0
     return errors

@@ -60,9 +60,15 @@ def test_asnumpy_and_get_array_module():
 
 @pytest.mark.parametrize("value, expected", [("numpy", "numpy"), ("cupy", "numpy")])
 def test_environment_variable(value, expected):
-    code = "import warnings; warnings.simplefilter('ignore'); from reference import backend; print(backend.name())"
+    code = (
+        "import warnings; warnings.simplefilter('ignore'); "
+        "from reference import backend; print(backend.name())"
+    )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**__import__("os").environ, "REFERENCE_BACKEND": value},
     )
     if value == "cupy" and backend.cupy_device_available():
@@ -74,7 +80,9 @@ def test_environment_variable_rejects_unknown():
     import os
 
     out = subprocess.run(
-        [sys.executable, "-c", "import reference.backend"], capture_output=True, text=True,
+        [sys.executable, "-c", "import reference.backend"],
+        capture_output=True,
+        text=True,
         env={**os.environ, "REFERENCE_BACKEND": "tensorflow"},
     )
     assert out.returncode != 0

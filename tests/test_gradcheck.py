@@ -26,8 +26,10 @@ def test_numerical_and_autograd_on_a_known_function(rng):
     def f(p):
         return xp.sum(xp.tanh(p["a"]) ** 2) + xp.sum(p["b"] ** 3)
 
-    exact = {"a": 2 * np.tanh(params["a"]) * (1 - np.tanh(params["a"]) ** 2),
-             "b": 3 * params["b"] ** 2}
+    exact = {
+        "a": 2 * np.tanh(params["a"]) * (1 - np.tanh(params["a"]) ** 2),
+        "b": 3 * params["b"] ** 2,
+    }
     num = gradcheck.numerical_grads(f, params)
     auto = gradcheck.autograd_grads(f, params)
     assert gradcheck.max_rel_error(num, exact)["max"] < 1e-8
@@ -38,8 +40,9 @@ def test_sparse_numerical_grads_need_rng(rng):
     params = {"a": rng.normal(size=(10, 10))}
     with pytest.raises(ValueError, match="rng"):
         gradcheck.numerical_grads(lambda p: float(np.sum(p["a"])), params, max_entries=5)
-    g = gradcheck.numerical_grads(lambda p: float(np.sum(p["a"] ** 2)), params, max_entries=5,
-                                  rng=rng)
+    g = gradcheck.numerical_grads(
+        lambda p: float(np.sum(p["a"] ** 2)), params, max_entries=5, rng=rng
+    )
     checked = ~np.isnan(g["a"])
     assert checked.sum() == 5
     np.testing.assert_allclose(g["a"][checked], 2 * params["a"][checked], rtol=1e-7)

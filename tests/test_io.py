@@ -11,8 +11,9 @@ def test_roundtrip_is_bit_exact(tmp_path, rng):
     state = opt.init(params)
     grads = {k: rng.normal(size=v.shape).astype(v.dtype) for k, v in params.items()}
     params, state = opt.step(params, grads, state)
-    path = io.save_training_state(tmp_path / "ckpt", params, state, step=7, history=[1.0, 0.5],
-                                  metadata={"note": "test"})
+    path = io.save_training_state(
+        tmp_path / "ckpt", params, state, step=7, history=[1.0, 0.5], metadata={"note": "test"}
+    )
     p2, s2, step, hist, meta = io.load_training_state(path)
     assert step == 7 and meta == {"note": "test"} and s2["step"] == 1
     np.testing.assert_array_equal(hist, [1.0, 0.5])

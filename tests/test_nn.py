@@ -38,8 +38,12 @@ def test_activation_backward(name, fwd, bwd, rng):
 
 
 @settings(max_examples=25, deadline=None)
-@given(batch=st.integers(1, 6), width=st.integers(2, 7), seed=st.integers(0, 2**31 - 1),
-       scale=st.sampled_from([0.1, 1.0, 10.0]))
+@given(
+    batch=st.integers(1, 6),
+    width=st.integers(2, 7),
+    seed=st.integers(0, 2**31 - 1),
+    scale=st.sampled_from([0.1, 1.0, 10.0]),
+)
 def test_softmax_backward_random_shapes(batch, width, seed, scale):
     r = np.random.default_rng(seed)
     x = scale * r.normal(size=(batch, width))
@@ -74,8 +78,12 @@ def test_linear_backward(rng):
 
 
 @settings(max_examples=15, deadline=None)
-@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4), batch=st.integers(1, 5),
-       activation=st.sampled_from(["relu", "tanh"]), seed=st.integers(0, 2**31 - 1))
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4),
+    batch=st.integers(1, 5),
+    activation=st.sampled_from(["relu", "tanh"]),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_mlp_backward_random_shapes(sizes, batch, activation, seed):
     r = np.random.default_rng(seed)
     params = nn.init_mlp(sizes, r)
@@ -166,7 +174,9 @@ def test_adam_eps_is_added_after_bias_correction():
     """With tiny gradients the placement of eps decides the step size."""
     opt = nn.Adam(lr=1.0)
     g = 1e-9
-    params, state = opt.step({"w": np.array([0.0])}, {"w": np.array([g])}, opt.init({"w": np.zeros(1)}))
+    params, state = opt.step(
+        {"w": np.array([0.0])}, {"w": np.array([g])}, opt.init({"w": np.zeros(1)})
+    )
     torch_way = -1.0 * g / (g + 1e-8)  # m_hat / (sqrt(v_hat) + eps)
     folded = -1.0 * math.sqrt(1 - 0.999) / (1 - 0.9) * (0.1 * g) / (math.sqrt(0.001) * g + 1e-8)
     assert params["w"][0] == pytest.approx(torch_way, rel=1e-12)
@@ -207,7 +217,9 @@ def test_radam_uses_sgd_with_momentum_until_rho_exceeds_five():
             assert new["w"][0] == pytest.approx(params["w"][0] - 1e-2 * m_hat, rel=1e-14)
         else:
             assert k >= 6
-            r = math.sqrt((rho_k - 4) * (rho_k - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_k))
+            r = math.sqrt(
+                (rho_k - 4) * (rho_k - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_k)
+            )
             v = (1 - b2**k) * g * g
             step = 1e-2 * m_hat * r * math.sqrt(1 - b2**k) / (math.sqrt(v) + 1e-8)
             assert new["w"][0] == pytest.approx(params["w"][0] - step, rel=1e-12)

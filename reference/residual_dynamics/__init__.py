@@ -13,8 +13,8 @@ from reference.residual_dynamics.model import (
     forward,
     init_params,
     loss,
-    loss_and_grads,
     loss_adjoints,
+    loss_and_grads,
     make_inputs,
     objective,
     step,
@@ -23,7 +23,20 @@ from reference.residual_dynamics.model import (
 from reference.residual_dynamics.train import TrainResult, train
 
 __all__ = [
-    "ENTROPY_WEIGHT", "EPS", "backprop_through_time", "default_alpha", "entropy", "forward",
-    "init_params", "loss", "loss_adjoints", "loss_and_grads", "make_inputs", "objective",
-    "step", "step_backward", "train", "TrainResult",
+    "ENTROPY_WEIGHT",
+    "EPS",
+    "backprop_through_time",
+    "default_alpha",
+    "entropy",
+    "forward",
+    "init_params",
+    "loss",
+    "loss_adjoints",
+    "loss_and_grads",
+    "make_inputs",
+    "objective",
+    "step",
+    "step_backward",
+    "train",
+    "TrainResult",
 ]

@@ -182,6 +182,25 @@ def _prepare(params, alpha, N0, g0, ys, rs, entropy_weight, eps):
     return arrays, consts
 
 
+_blas_controller = None
+
+
+def _single_threaded_blas():
+    """Limit OpenBLAS to one thread while the kernel runs.
+
+    The kernel's matrix products are small; letting OpenBLAS start its own threads on top
+    of our row-block threads oversubscribes the cores, and on a busy 2-core machine that
+    made one gradient 15x slower (45 ms -> 666 ms). The limit is lifted afterwards.
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (numba's BLAS; load it before scanning)
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
 def default_threads():
     """Worker threads for :func:`run_bptt`: the CPU count, at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
@@ -203,33 +222,51 @@ def run_bptt(params, alpha, N0, g0, ys, rs, entropy_weight, eps, jit=True, threa
         raise ValueError(f"threads: expected a positive integer, got {threads}")
     n_blocks = min(threads, B)
     if n_blocks == 1:
-        return kernel(*arrays, consts)
+        with _single_threaded_blas():
+            return kernel(*arrays, consts)
     *weights, alpha_, N0_, g0_, ys_, rs_ = arrays
     bounds = np.linspace(0, B, n_blocks + 1).astype(int)
 
     def block(i):
         rows = slice(bounds[i], bounds[i + 1])
-        return kernel(*weights, alpha_, np.ascontiguousarray(N0_[rows]),
-                      np.ascontiguousarray(g0_[rows]), np.ascontiguousarray(ys_[:, rows]),
-                      np.ascontiguousarray(rs_[:, rows]), consts)
+        return kernel(
+            *weights,
+            alpha_,
+            np.ascontiguousarray(N0_[rows]),
+            np.ascontiguousarray(g0_[rows]),
+            np.ascontiguousarray(ys_[:, rows]),
+            np.ascontiguousarray(rs_[:, rows]),
+            consts,
+        )
 
-    with ThreadPoolExecutor(max_workers=n_blocks) as pool:
+    with _single_threaded_blas(), ThreadPoolExecutor(max_workers=n_blocks) as pool:
         parts = list(pool.map(block, range(n_blocks)))
     summed = [sum(part[i] for part in parts) for i in range(8)]  # loss, grads, dalpha
     stacked = [np.concatenate([part[i] for part in parts], axis=1) for i in range(8, 12)]
     return (*summed, *stacked)
 
 
-def loss_and_grads_numba(params, alpha, N0, g0, ys, rs, entropy_weight, eps=None, jit=True,
-                         threads=None):
+def loss_and_grads_numba(
+    params, alpha, N0, g0, ys, rs, entropy_weight, eps=None, jit=True, threads=None
+):
     """``(loss, grads, alphabar)`` through :data:`bptt_jit` (or :func:`bptt_plain` if not ``jit``).
 
     Inputs may be any float arrays; they are made C-contiguous in their common float dtype.
     """
     from reference.residual_dynamics.model import EPS
 
-    out = run_bptt(params, alpha, N0, g0, ys, rs, entropy_weight,
-                   EPS if eps is None else eps, jit=jit, threads=threads)
+    out = run_bptt(
+        params,
+        alpha,
+        N0,
+        g0,
+        ys,
+        rs,
+        entropy_weight,
+        EPS if eps is None else eps,
+        jit=jit,
+        threads=threads,
+    )
     loss, dW1, db1, dW2, db2, dW3, db3, dalpha = out[:8]
     grads = dict(zip(_KEYS, (dW1, db1, dW2, db2, dW3, db3), strict=True))
     return float(loss), grads, dalpha

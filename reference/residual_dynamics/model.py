@@ -100,7 +100,7 @@ def objective(Ns, gs, entropy_weight=ENTROPY_WEIGHT):
 
 
 def loss(params, alpha, N0, g0, ys, rs, entropy_weight=ENTROPY_WEIGHT):
-    """Forward pass and eq. (1.6) in one call: the scalar that :func:`loss_and_grads` differentiates."""
+    """Forward pass and eq. (1.6) in one call: the scalar :func:`loss_and_grads` differentiates."""
     Ns, gs, _ = forward(params, alpha, N0, g0, ys, rs)
     return objective(Ns, gs, entropy_weight)
 
@@ -181,7 +181,14 @@ def backprop_through_time(params, alpha, N0, g0, ys, rs, entropy_weight=ENTROPY_
 
 
 def loss_and_grads(
-    params, alpha, N0, g0, ys, rs, kernel="numpy", learn_alpha=False,
+    params,
+    alpha,
+    N0,
+    g0,
+    ys,
+    rs,
+    kernel="numpy",
+    learn_alpha=False,
     entropy_weight=ENTROPY_WEIGHT,
 ):
     """Loss (1.6) and its gradient w.r.t. the MLP parameters (and alpha if ``learn_alpha``).
@@ -225,16 +232,23 @@ def _validate(params, alpha, N0, g0, ys, rs):
     if T < 1 or B < 1 or m < 2:
         raise ValueError(f"ys: expected T >= 1, B >= 1, m >= 2, got shape {ys.shape}")
     expected = {
-        "rs": (rs, (T, B, m)), "N0": (N0, (B, m)), "g0": (g0, (B, m)), "alpha": (alpha, (m,)),
+        "rs": (rs, (T, B, m)),
+        "N0": (N0, (B, m)),
+        "g0": (g0, (B, m)),
+        "alpha": (alpha, (m,)),
     }
     for name, (a, shape) in expected.items():
         if tuple(getattr(a, "shape", ())) != shape:
-            raise ValueError(f"{name}: expected shape {shape} (T, B, m = {T}, {B}, {m}), got {_shape(a)}")
+            raise ValueError(
+                f"{name}: expected shape {shape} (T, B, m = {T}, {B}, {m}), got {_shape(a)}"
+            )
     H = params["W1"].shape[-1] if getattr(params["W1"], "ndim", 0) == 2 else None
     want = {"W1": (4 * m, H), "b1": (H,), "W2": (H, H), "b2": (H,), "W3": (H, m), "b3": (m,)}
     for k, shape in want.items():
         if tuple(getattr(params[k], "shape", ())) != shape:
-            raise ValueError(f"params['{k}']: expected shape {shape} for m = {m}, got {_shape(params[k])}")
+            raise ValueError(
+                f"params['{k}']: expected shape {shape} for m = {m}, got {_shape(params[k])}"
+            )
     if _is_traced(N0):
         return  # autograd boxes: values were checked when the untraced call validated them
     for name, a in (("ys", ys), ("rs", rs), ("N0", N0), ("g0", g0), ("alpha", alpha)):
@@ -248,7 +262,8 @@ def _validate(params, alpha, N0, g0, ys, rs):
     worst = float(xp.max(xp.abs(xp.sum(N0, axis=-1) - 1.0)))
     if worst > SIMPLEX_TOL:
         raise ValueError(
-            f"N0: expected rows that sum to 1 (tolerance {SIMPLEX_TOL:g}), worst row is off by {worst:.3g}"
+            f"N0: expected rows that sum to 1 (tolerance {SIMPLEX_TOL:g}), "
+            f"worst row is off by {worst:.3g}"
         )
 
 

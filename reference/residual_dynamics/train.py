@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from reference import backend, io, nn
 from reference.residual_dynamics.model import ENTROPY_WEIGHT, loss_and_grads
@@ -49,13 +49,16 @@ def train(
     checkpoint_every=50,
     resume=False,
     progress=True,
+    callback=None,
 ):
     """Train the MLP (and alpha if ``learn_alpha``) for ``steps`` Adam steps.
 
     ``checkpoint_path`` (an ``.npz`` path) saves parameters, optimiser state and history every
     ``checkpoint_every`` steps and at the end; with ``resume=True`` an existing checkpoint
     there is loaded first and training continues to ``steps`` in total (bit-identical to an
-    uninterrupted run). Returns a :class:`TrainResult`.
+    uninterrupted run). ``callback(step, params, alpha)``, if given, is called after every
+    update with the number of updates done and the new parameters (to record diagnostics).
+    Returns a :class:`TrainResult`.
     """
     if int(steps) != steps or steps < 0:
         raise ValueError(f"steps: expected a non-negative integer, got {steps}")
@@ -76,13 +79,25 @@ def train(
         history = {k: list(np.asarray(saved[k])) for k in history if k in saved}
         history.setdefault("alpha", [])
 
-    bar = tqdm(range(start, steps), desc="residual dynamics", disable=not progress,
-               initial=start, total=steps)
+    bar = tqdm(
+        range(start, steps),
+        desc="residual dynamics",
+        disable=not progress,
+        initial=start,
+        total=steps,
+    )
     for k in bar:
         mlp = {name: theta[name] for name in params}
         a = theta["alpha"] if learn_alpha else alpha
         value, grads = loss_and_grads(
-            mlp, a, N0, g0, ys, rs, kernel=kernel, learn_alpha=learn_alpha,
+            mlp,
+            a,
+            N0,
+            g0,
+            ys,
+            rs,
+            kernel=kernel,
+            learn_alpha=learn_alpha,
             entropy_weight=entropy_weight,
         )
         grads = {name: backend.asarray(g) for name, g in grads.items()}
@@ -94,6 +109,12 @@ def train(
             history["alpha"].append(backend.asnumpy(a).copy())
         bar.set_postfix(loss=f"{float(value):.4f}")
         done = k + 1
+        if callback is not None:
+            callback(
+                done,
+                {name: theta[name] for name in params},
+                theta["alpha"] if learn_alpha else alpha,
+            )
         if checkpoint_path is not None and (done % checkpoint_every == 0 or done == steps):
             _save_history(checkpoint_path, theta, state, done, history, lr, max_norm)
 
@@ -106,7 +127,9 @@ def train(
 
 def _save_history(path, theta, state, step, history, lr, max_norm):
     tree = {
-        "params": theta, "opt": state, "step": int(step),
+        "params": theta,
+        "opt": state,
+        "step": int(step),
         "history": {
             "loss": np.asarray(history["loss"]),
             "grad_norm": np.asarray(history["grad_norm"]),

@@ -15,8 +15,9 @@ def test_jit_equals_plain_equals_model(rng, threads):
     loss, grads, alphabar, Nbars, _ = rd.backprop_through_time(params, alpha, N0, g0, ys, rs)
     Ns, gs, logits = rd.forward(params, alpha, N0, g0, ys, rs)
     for jit in (True, False):
-        out = kernels.forward_numba(params, alpha, N0, g0, ys, rs, rd.ENTROPY_WEIGHT, jit=jit,
-                                    threads=threads)
+        out = kernels.forward_numba(
+            params, alpha, N0, g0, ys, rs, rd.ENTROPY_WEIGHT, jit=jit, threads=threads
+        )
         assert abs(out["loss"] - loss) <= 1e-12 * abs(loss)
         for k in grads:
             assert gradcheck.rel_error(out[k], grads[k]) <= 1e-12, (jit, k)

@@ -68,14 +68,20 @@ def test_gradients_vs_autograd_and_finite_differences(rng):
 
 
 @settings(max_examples=12, deadline=None)
-@given(T=st.integers(1, 6), B=st.integers(1, 4), m=st.integers(2, 5), H=st.integers(1, 9),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    T=st.integers(1, 6),
+    B=st.integers(1, 4),
+    m=st.integers(2, 5),
+    H=st.integers(1, 9),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_gradients_random_shapes(T, B, m, H, seed):
     r = np.random.default_rng(seed)
     params, alpha, N0, g0, ys, rs = random_problem(r, T, B, m, H)
     _, grads = rd.loss_and_grads(params, alpha, N0, g0, ys, rs, learn_alpha=True)
-    auto = gradcheck.autograd_grads(lambda th: _loss_of(th, N0, g0, ys, rs),
-                                    {**params, "alpha": alpha})
+    auto = gradcheck.autograd_grads(
+        lambda th: _loss_of(th, N0, g0, ys, rs), {**params, "alpha": alpha}
+    )
     assert gradcheck.max_rel_error(grads, auto)["max"] < 1e-12
 
 
@@ -86,7 +92,9 @@ def test_state_adjoints_are_dL_dN(rng):
     # dL/dN_0 is the carry out of t = 1; check the total adjoint of N_T directly instead:
     # at t = T only the loss terms and g_T use N_T.
     c = 1.0 / (ys.shape[0] * ys.shape[1])
-    Nbar_direct, gbar_direct = rd.loss_adjoints(*_last(rd.forward(params, alpha, N0, g0, ys, rs)), c)
+    Nbar_direct, gbar_direct = rd.loss_adjoints(
+        *_last(rd.forward(params, alpha, N0, g0, ys, rs)), c
+    )
     np.testing.assert_allclose(gbars[-1], gbar_direct, rtol=1e-14)
     np.testing.assert_allclose(Nbars[-1], Nbar_direct + ys[-1] * gbar_direct, rtol=1e-14)
 
@@ -128,8 +136,9 @@ def test_simplex_and_g_recursion_invariants(rng):
     N_prev = np.concatenate([N0[None], Ns[:-1]])
     g_prev = np.concatenate([g0[None], gs[:-1]])
     np.testing.assert_allclose(gs, alpha * g_prev + (Ns - alpha * N_prev) * ys, atol=1e-15)
-    np.testing.assert_allclose(Ns, np.exp(logits) / np.exp(logits).sum(-1, keepdims=True),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        Ns, np.exp(logits) / np.exp(logits).sum(-1, keepdims=True), rtol=1e-12
+    )
 
 
 def test_zero_residual_is_identity_up_to_eps_drift(rng):
@@ -153,7 +162,13 @@ def test_float32_inputs_give_float32_outputs(rng):
 def test_init_params_shapes(rng):
     p = rd.init_params(3, 64, rng)
     assert {k: v.shape for k, v in p.items()} == {
-        "W1": (12, 64), "b1": (64,), "W2": (64, 64), "b2": (64,), "W3": (64, 3), "b3": (3,)}
+        "W1": (12, 64),
+        "b1": (64,),
+        "W2": (64, 64),
+        "b2": (64,),
+        "W3": (64, 3),
+        "b3": (3,),
+    }
     np.testing.assert_allclose(rd.default_alpha(3), [0.1, 0.5, 0.9])
 
 
@@ -168,8 +183,10 @@ def test_init_params_shapes(rng):
         (lambda a: a.update(N0=a["N0"][:, :2]), "N0: expected shape"),
         (lambda a: a.update(alpha=np.ones(7)), "alpha: expected shape"),
         (lambda a: a.update(N0=a["N0"] * 1.1), "N0: expected rows that sum to 1"),
-        (lambda a: a.update(N0=a["N0"] * np.array([1.5, -0.5, 1.0, 1.0, 1.0])),
-         "N0: expected a point on the simplex"),
+        (
+            lambda a: a.update(N0=a["N0"] * np.array([1.5, -0.5, 1.0, 1.0, 1.0])),
+            "N0: expected a point on the simplex",
+        ),
         (lambda a: a["ys"].__setitem__((0, 0, 0), np.nan), "ys: expected finite"),
         (lambda a: a["g0"].__setitem__((0, 0), np.inf), "g0: expected finite"),
         (lambda a: a["params"].pop("W2"), "params: expected a dict with keys"),

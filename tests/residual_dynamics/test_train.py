@@ -42,10 +42,17 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path, learn_alpha):
     setup = small_setup()
     straight = train(*setup, steps=6, learn_alpha=learn_alpha, progress=False)
     path = tmp_path / "ckpt.npz"
-    train(*setup, steps=4, learn_alpha=learn_alpha, checkpoint_path=path,
-             checkpoint_every=2, progress=False)
-    resumed = train(*setup, steps=6, learn_alpha=learn_alpha, checkpoint_path=path,
-                       resume=True, progress=False)
+    train(
+        *setup,
+        steps=4,
+        learn_alpha=learn_alpha,
+        checkpoint_path=path,
+        checkpoint_every=2,
+        progress=False,
+    )
+    resumed = train(
+        *setup, steps=6, learn_alpha=learn_alpha, checkpoint_path=path, resume=True, progress=False
+    )
     for k in straight.params:
         assert np.array_equal(straight.params[k], resumed.params[k])
     assert np.array_equal(straight.history["loss"], resumed.history["loss"])

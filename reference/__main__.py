@@ -1,0 +1,204 @@
+"""Command line: ``python -m reference <chapter> [options]``, ``python -m reference vectors OUT``.
+
+Each chapter adds one sub-command: a function that declares its options (``_add_*``) and one
+that runs it (``_run_*``), registered in :data:`COMMANDS`. ``python -m reference --help``
+lists them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+# --------------------------------------------------------------------------- chapter 1
+
+
+def _add_residual_dynamics(sub):
+    p = sub.add_parser(
+        "residual-dynamics",
+        help="chapter 1: train the source model (residual logits on the simplex)",
+        description="Train the chapter-1 model in the source configuration (T=360, m=3, "
+        "B=32, H=64, Adam lr 1e-3, clip 1.0), print the loss like the source notebook and "
+        "write figures, a checkpoint and a JSON summary.",
+    )
+    p.add_argument(
+        "--steps", type=int, default=None, help="training steps (default 200; 20 with --fast)"
+    )
+    p.add_argument("--fast", action="store_true", help="small sizes (T=60, B=8) for a preview")
+    p.add_argument(
+        "--out",
+        default=os.path.join("out", "residual-dynamics"),
+        help="output folder (default: out/residual-dynamics)",
+    )
+    p.add_argument(
+        "--kernel",
+        choices=("numpy", "numba"),
+        default="numba",
+        help="backward pass: readable NumPy or the fused numba kernel (default)",
+    )
+    p.add_argument("--learn-alpha", action="store_true", help="train alpha with the MLP")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def _run_residual_dynamics(args):
+    import numpy as np
+
+    from reference.residual_dynamics import experiments, model, plots
+
+    if args.steps is not None and args.steps < 0:
+        raise SystemExit(f"--steps: expected a non-negative integer, got {args.steps}")
+    overrides = {"seed": args.seed}
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    config = experiments.source_config(fast=args.fast, **overrides)
+    os.makedirs(args.out, exist_ok=True)
+    checkpoint = os.path.join(args.out, "checkpoint.npz")
+
+    start = time.perf_counter()
+    run = experiments.run_source(
+        config,
+        kernel=args.kernel,
+        learn_alpha=args.learn_alpha,
+        progress=not args.no_progress,
+        checkpoint_path=checkpoint,
+    )
+    seconds = time.perf_counter() - start
+    loss = run.result.history["loss"]
+    printed = experiments.losses_at(loss)
+    for step, value in printed.items():
+        print(f"Step {step}: loss={value:.4f}")
+
+    figures = {
+        "training_curves.png": plots.training_curves(
+            loss, run.curves, experiments.SOURCE_LOSSES if not args.fast else None, m=config.m
+        ),
+        "ternary.png": plots.ternary(
+            {
+                "initial parameters": _with_N0(run.inputs[0], run.initial["Ns"]),
+                "after training": _with_N0(run.inputs[0], run.final["Ns"]),
+            }
+        ),
+    }
+    nbars = {}
+    for label, params, alpha in (
+        ("initial", run.params0, run.alpha0),
+        ("trained", run.result.params, run.result.alpha),
+    ):
+        nbars[label] = model.backprop_through_time(
+            params, alpha, *run.inputs, entropy_weight=run.entropy_weight
+        )[3]
+    figures["adjoint_norms.png"] = plots.adjoint_norms(nbars)
+    if args.learn_alpha:
+        figures["alpha.png"] = plots.alpha_trajectory(run.result.history["alpha"], run.alpha0)
+    for name, fig in figures.items():
+        fig.savefig(os.path.join(args.out, name), dpi=120)
+
+    summary = {
+        "config": {
+            **dataclasses.asdict(config),
+            "kernel": args.kernel,
+            "learn_alpha": args.learn_alpha,
+            "fast": args.fast,
+        },
+        "printed_losses": {str(k): v for k, v in printed.items()},
+        "source_losses": {str(k): v for k, v in experiments.SOURCE_LOSSES.items()},
+        "loss_after_training": float(run.final["loss"]),
+        "initial": {k: run.initial[k] for k in ("loss", "mean_g2", "mean_entropy")},
+        "final": {k: run.final[k] for k in ("loss", "mean_g2", "mean_entropy")},
+        "alpha": np.asarray(run.result.alpha).tolist(),
+        "grad_norm_first_last": [
+            float(run.result.history["grad_norm"][0]),
+            float(run.result.history["grad_norm"][-1]),
+        ]
+        if len(loss)
+        else [],
+        "seconds": seconds,
+        "checkpoint": checkpoint if os.path.exists(checkpoint) else None,
+        "figures": sorted(figures),
+    }
+    with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+    print(
+        f"{config.steps} steps in {seconds:.1f} s; wrote {args.out}/"
+        f"{{{', '.join(sorted(figures))}, checkpoint.npz, summary.json}}"
+    )
+    return 0
+
+
+def _with_N0(N0, Ns):
+    """Prepend N_0 to the states N_1..N_T: ``(T+1, B, m)`` for the ternary plot."""
+    import numpy as np
+
+    return np.concatenate([np.asarray(N0)[None], Ns], axis=0)
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+def _add_vectors(sub):
+    p = sub.add_parser(
+        "vectors",
+        help="write language-neutral test vectors (JSON + npz) of every public function",
+        description="Write OUT/<case>.json, OUT/<case>.npz and OUT/index.json for every "
+        "registered test vector, so a port to another language can check itself.",
+    )
+    p.add_argument("out", help="output folder")
+    p.add_argument("--chapter", default=None, help="only this chapter's vectors (or 'core')")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="recompute the vectors already in OUT and compare instead of writing",
+    )
+    return p
+
+
+def _run_vectors(args):
+    from reference import vectors
+
+    if args.verify:
+        errors = vectors.verify(args.out)
+        worst = max(errors.values(), default=0.0)
+        print(
+            f"{len(errors)} test vectors in {args.out} recomputed; largest relative "
+            f"error {worst:.1e}"
+        )
+        return 0
+    index = vectors.write(args.out, chapter=args.chapter)
+    print(f"wrote {len(index)} test vectors to {args.out} (index.json lists them)")
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+
+#: sub-command name -> (declare options, run). Chapters add themselves here.
+COMMANDS = {
+    "residual-dynamics": (_add_residual_dynamics, _run_residual_dynamics),
+    "vectors": (_add_vectors, _run_vectors),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m reference",
+        description="Reference implementations of the course book, one sub-command per "
+        "chapter, plus test-vector export.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add, _ in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command][1](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
