@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export MPLBACKEND := Agg
 export NUMBA_CACHE_DIR := $(CURDIR)/.venv/numba-cache
+# Small matrices: OpenBLAS threads only compete with ours (and with pytest-xdist workers).
+export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: test book bench lint vectors clean help
 
