@@ -402,9 +402,8 @@ def markdown(rows, table, info, first_calls):
         ),
         "BLAS threads: OPENBLAS_NUM_THREADS set per child process, as in the threads column; "
         "torch rows: MKL/OpenMP via torch.set_num_threads.",
-        "load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
-            *info["load_average"], *info["load_after"]
-        ),
+        "load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}; "
+        "after: {:.2f} {:.2f} {:.2f}".format(*info["load_average"], *info["load_after"]),
     ]
     if "other_cpu_s" in info:
         out.append(

@@ -11,8 +11,9 @@ step off, by one unit in the last place), optimiser state <= 3.2e-16, clipped gr
 The reasons: torch's CPU kernels for ``lerp_`` (exp_avg), ``addcmul_`` (exp_avg_sq) and
 ``add(alpha=)`` (weight decay) use fused multiply-add on AVX2/AVX-512 machines (we follow
 the association of ``addcmul_``, ``v + (s * g) * g``, and ``addcdiv_``, ``p + (s * m) / d``,
-which makes us bit-identical to torch's non-FMA CPU kernels); and the norm inside ``clip_grad_norm_`` is a lane-wise reduction whose order NumPy's pairwise sum
-does not follow.
+which makes us bit-identical to torch's non-FMA CPU kernels); and the norm inside
+``clip_grad_norm_`` is a lane-wise reduction whose order NumPy's pairwise sum does not
+follow.
 """
 
 import numpy as np
