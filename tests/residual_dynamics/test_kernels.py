@@ -52,3 +52,22 @@ def test_float32_stays_float32(rng):
 def test_threads_validation(rng):
     with pytest.raises(ValueError, match="threads"):
         kernels.forward_numba(*random_problem(rng), rd.ENTROPY_WEIGHT, threads=0)
+
+
+def test_reused_workspace_does_not_leak_between_calls(rng):
+    """Outputs of one call are not overwritten by the next call with the same sizes."""
+    first_args = random_problem(rng, T=5, B=4, m=3, H=6)
+    second_args = random_problem(rng, T=5, B=4, m=3, H=6)
+    first = kernels.forward_numba(*first_args, rd.ENTROPY_WEIGHT, threads=2)
+    snapshot = {k: np.copy(v) for k, v in first.items()}
+    kernels.forward_numba(*second_args, rd.ENTROPY_WEIGHT, threads=2)
+    again = kernels.forward_numba(*first_args, rd.ENTROPY_WEIGHT, threads=2)
+    for k in first:
+        assert np.array_equal(first[k], snapshot[k]), k
+        assert np.array_equal(again[k], snapshot[k]), k
+
+
+def test_workspace_shapes():
+    X, H1, H2, A1bar, A2bar, Zbar = kernels.make_workspace(7, 3, 4, 5, np.float32)
+    assert X.shape == (7, 3, 16) and H1.shape == A2bar.shape == (7, 3, 5)
+    assert Zbar.shape == (7, 3, 4) and X.dtype == np.float32
