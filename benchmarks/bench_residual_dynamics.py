@@ -29,8 +29,10 @@ machine busy at the start, and reports how much CPU they used during the run.
 
 Timing. Each child runs every row of its group: ``--warmup`` untimed steps per row (the
 first step is timed on its own and reported as the first call), then ``--steps`` timed steps
-per row, interleaved across the rows (one step of each row per round) so that a burst of
-load from elsewhere hits all rows alike. The parent runs the children ``--repeats`` times,
+per row in rounds: in each round every row (the starting row rotating) runs one untimed step,
+which brings its data back into the caches after the other rows ran, and then up to
+``BURST`` consecutive timed steps, as a training loop would, so that a burst of load from
+elsewhere hits all rows alike. The parent runs the children ``--repeats`` times,
 alternating their order, and reports the median and the interquartile range (p75 - p25) over
 all timed steps of a row. The first child gets an empty numba cache, so its first numba call
 per dtype is the real compile time; later children load the compiled kernel from that cache
@@ -58,6 +60,7 @@ from dataclasses import asdict, dataclass
 
 T, M, B, HIDDEN = 360, 3, 32, 64
 LR, MAX_NORM, SEED = 1e-3, 1.0, 0
+BURST = 5  # consecutive timed steps of one row before the next row runs
 NCPU = os.cpu_count() or 1
 
 
@@ -191,12 +194,13 @@ def torch_trainer(row):
 # --------------------------------------------------------------------------- child process
 
 
-def run_rows(rows, steps, warmup):
+def run_rows(rows, steps, warmup, burst=BURST):
     """Time each row in this process. Returns ``{key: {...}}`` with per-step times in ms.
 
-    After each row's warm-up, the timed steps are interleaved (one step of every row per
-    round, the starting row rotating), so that a burst of load on the machine is shared by
-    all rows instead of landing on one.
+    After each row's warm-up, the timed steps are interleaved in rounds: each round runs
+    every row (the starting row rotating) for one untimed step, which brings its data back
+    into the caches, then ``burst`` timed consecutive steps, as in a training loop. A burst
+    of load on the machine is thus shared by all rows instead of landing on one.
     """
     results, trainers = {}, {}
     for row in rows:
@@ -224,13 +228,16 @@ def run_rows(rows, steps, warmup):
         results[row.key], trainers[row.key] = info, (row, step, check_dtype)
 
     active = list(trainers.values())
-    for s in range(steps if active else 0):
+    rounds = -(-steps // burst) if active else 0
+    for s in range(rounds):
         for row, step, _ in active[s % len(active) :] + active[: s % len(active)]:
             if row.path == "torch":
                 set_torch_threads(row.threads)
-            t0 = time.perf_counter()
-            step()
-            results[row.key]["times_ms"].append((time.perf_counter() - t0) * 1e3)
+            step()  # untimed: brings this row's data back into the caches
+            for _ in range(min(burst, steps - s * burst)):
+                t0 = time.perf_counter()
+                step()
+                results[row.key]["times_ms"].append((time.perf_counter() - t0) * 1e3)
     for _, _, check_dtype in active:
         check_dtype()
     return results
