@@ -1,0 +1,12 @@
+"""Chapter 2: discrete active inference in NumPy, with pymdp 1.0's numbers.
+
+Modules: :mod:`.maths` (eps, ln+, entropies, contractions), :mod:`.inference` (fpi, VFE,
+exact posterior and filter), :mod:`.control` (policies, expected free energy, action
+selection), :mod:`.learning` (Dirichlet updates of A and B), :mod:`.agent` (``Agent``).
+Equations are numbered (2.1)-(2.22) in the module docstrings.
+"""
+
+from .agent import Agent
+from .maths import EPS
+
+__all__ = ["Agent", "EPS"]
