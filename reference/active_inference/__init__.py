@@ -2,7 +2,9 @@
 
 Modules: :mod:`.maths` (eps, ln+, entropies, contractions), :mod:`.inference` (fpi, VFE,
 exact posterior and filter), :mod:`.control` (policies, expected free energy, action
-selection), :mod:`.learning` (Dirichlet updates of A and B), :mod:`.agent` (``Agent``).
+selection), :mod:`.learning` (Dirichlet updates of A and B), :mod:`.agent` (``Agent``);
+the encoder tutorial: :mod:`.envs` (line world, Gaussian data), :mod:`.encoder` (objective
+and its hand-derived gradient), :mod:`.train_encoder` (SGD, metrics, rollout), :mod:`.plots`.
 Equations are numbered (2.1)-(2.22) in the module docstrings.
 """
 

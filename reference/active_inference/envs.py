@@ -114,7 +114,9 @@ def gaussian_sequences(
     B = line_world_model()[1] if B is None else np.asarray(B, dtype=np.float64)
     means = _check_emission(means, scale)
     if B.ndim != 3 or B.shape[0] != B.shape[1] or B.shape[0] != means.shape[0]:
-        raise ValueError(f"B: expected shape ({means.shape[0]}, {means.shape[0]}, U), got {B.shape}")
+        raise ValueError(
+            f"B: expected shape ({means.shape[0]}, {means.shape[0]}, U), got {B.shape}"
+        )
     S, U_ = B.shape[0], B.shape[2]
     s = balanced_initial_states(num_sequences, rng, S)
     xs, ss, acts = [], [], []
