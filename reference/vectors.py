@@ -41,7 +41,11 @@ import numpy as np
 from reference import backend
 
 #: Modules that register cases when imported, in the order their chapters appear.
-MODULES = ("reference.nn_vectors", "reference.residual_dynamics.vectors")
+MODULES = (
+    "reference.nn_vectors",
+    "reference.residual_dynamics.vectors",
+    "reference.active_inference.vectors",
+)
 
 _BUILDERS: dict[str, list[Callable[[], list]]] = {}
 

@@ -25,6 +25,7 @@ from .maths import dirichlet_expected_value, one_hot
 
 NORM_TOL = 1e-6  # |sum - 1| allowed for columns of A, B, and for D, soft obs, beliefs
 INFERENCE_ALGOS = ("fpi", "exact")
+KERNELS = ("auto", "numpy", "numba")
 
 
 def _as_list(x):
@@ -35,16 +36,17 @@ def _float(a, name):
     a = np.asarray(backend.asnumpy(a))
     if a.dtype.kind not in "fiub":
         raise ValueError(f"{name}: expected a numeric array, got dtype {a.dtype}")
-    a = a.astype(a.dtype if a.dtype.kind == "f" else np.float64)
-    if not np.all(np.isfinite(a)):
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    if not np.isfinite(a).all():
         raise ValueError(f"{name}: expected finite values, got NaN or inf")
     return a
 
 
 def _check_simplex(a, axis, name, what):
-    if np.any(a < 0):
+    if a.size and a.min() < 0:
         raise ValueError(f"{name}: expected non-negative probabilities, min is {a.min():.3g}")
-    err = float(np.max(np.abs(a.sum(axis=axis) - 1.0))) if a.size else 0.0
+    err = float(np.abs(a.sum(axis=axis) - 1.0).max()) if a.size else 0.0
     if err > NORM_TOL:
         raise ValueError(
             f"{name}: expected {what} summing to 1 (tolerance {NORM_TOL:g}), off by {err:.3g}"
@@ -52,7 +54,13 @@ def _check_simplex(a, axis, name, what):
 
 
 class Agent:
-    """Discrete active inference agent (pymdp 1.0 JAX backend semantics, eqs. 2.5-2.22)."""
+    """Discrete active inference agent (pymdp 1.0 JAX backend semantics, eqs. 2.5-2.22).
+
+    ``kernel`` chooses the code of the expected free energy in :meth:`infer_policies`:
+    ``"numpy"`` the readable ``control.neg_efe``; ``"numba"`` its compiled twin
+    ``kernels.neg_efe_numba`` (one factor, one modality, no parameter information gain);
+    ``"auto"`` (default) the twin where it applies. Both give the same numbers to ~1e-15.
+    """
 
     def __init__(
         self,
@@ -78,6 +86,7 @@ class Agent:
         use_param_info_gain=False,
         lr_pA=1.0,
         lr_pB=1.0,
+        kernel="auto",
     ):
         self.single_modality = not isinstance(A, list | tuple)
         self.single_factor = not isinstance(B, list | tuple)
@@ -172,6 +181,9 @@ class Agent:
         self.use_param_info_gain = use_param_info_gain
         self.lr_pA, self.lr_pB = lr_pA, lr_pB
         control.check_selection(action_selection, sampling_mode)
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel: expected one of {KERNELS}, got {kernel!r}")
+        self.kernel = kernel
 
     # ------------------------------------------------------------------ formats
 
@@ -214,10 +226,20 @@ class Agent:
         return out
 
     def _to_batch(self, x):
+        """A model array as an owned (batch, ...) copy in the agent's dtype."""
         x = np.asarray(x, dtype=self.dtype)
         if not self.batched:
             x = x[None]
         return xp.asarray(np.broadcast_to(x, (self.batch_size,) + x.shape[1:]).copy())
+
+    def _as_batch(self, x):
+        """A per-step input (belief, observation, q_pi) as (batch, ...): a view, not a copy."""
+        x = np.asarray(x, dtype=self.dtype)
+        if not self.batched:
+            x = x[None]
+        if x.shape[0] != self.batch_size:
+            x = np.broadcast_to(x, (self.batch_size,) + x.shape[1:])
+        return xp.asarray(x)
 
     def _beliefs_in(self, qs, name):
         qs = [qs] if self.single_factor else list(qs)
@@ -231,7 +253,7 @@ class Agent:
                     f"{name}[{f}]: expected ({self.num_states[f]},) (+ batch), got {q.shape}"
                 )
             _check_simplex(q, -1, f"{name}[{f}]", "a distribution")
-            out.append(self._to_batch(q))
+            out.append(self._as_batch(q))
         return out
 
     def _obs_in(self, obs):
@@ -253,7 +275,7 @@ class Agent:
                         f"obs[{m}]: expected a distribution over {O} outcomes, got {o.shape}"
                     )
                 _check_simplex(o, -1, f"obs[{m}]", "a distribution")
-                out.append(self._to_batch(o))
+                out.append(self._as_batch(o))
         return out
 
     def _action_in(self, action):
@@ -313,7 +335,7 @@ class Agent:
         With ``return_terms`` also the EFE decomposition (utility, info_gain, novelty_A/B).
         """
         q = self._beliefs_in(qs, "qs")
-        G, terms = control.neg_efe(
+        G, terms = self._neg_efe()(
             q,
             self.A,
             self.B,
@@ -333,12 +355,30 @@ class Agent:
             return q_pi, G, {k: self._out([v], True) for k, v in terms.items()}
         return q_pi, G
 
+    def _neg_efe(self):
+        """``control.neg_efe``, or its compiled twin ``kernels.neg_efe_numba`` (same numbers
+        to ~1e-15) for ``kernel="numba"``, and for ``"auto"`` when the model has one factor,
+        one modality and no parameter information gain (the tutorial agent)."""
+        if self.kernel == "numpy":
+            return control.neg_efe
+        from . import kernels  # numba compiles (or loads from its cache) on first use
+
+        fits = kernels.supports(
+            self.A, self.B, self.A_dependencies, self.B_dependencies, self.use_param_info_gain
+        )
+        if self.kernel == "numba" and not fits:
+            raise ValueError(
+                "kernel: 'numba' needs one factor, one modality and no parameter information "
+                "gain on NumPy; use 'numpy' or 'auto'"
+            )
+        return kernels.neg_efe_numba if fits else control.neg_efe
+
     def _q_pi_in(self, q_pi):
         q = _float(q_pi, "q_pi")
         P = self.policies.shape[0]
         if q.shape[-1:] != (P,) or q.ndim != 1 + int(self.batched):
             raise ValueError(f"q_pi: expected ({P},) (+ batch), got {q.shape}")
-        return self._to_batch(q)
+        return self._as_batch(q)
 
     def action_marginals(self, q_pi):
         """P(u_f) for each control factor (a single array for one factor)."""
@@ -390,4 +430,4 @@ class Agent:
         return self._out(self.B, self.single_factor)
 
 
-__all__ = ["Agent", "NORM_TOL", "dirichlet_expected_value"]
+__all__ = ["Agent", "KERNELS", "NORM_TOL", "dirichlet_expected_value"]

@@ -14,7 +14,11 @@ current belief s_0 = q and for tau = 0..H-1 (batch axis omitted)::
     (2.19) q_pi = sigma( gamma G + ln+ E )
 
 G is pymdp's ``neg_efe``: the *negative* expected free energy, larger is better. All
-policies are evaluated at once: every belief carries a policy axis, (batch, P, S_f).
+policies are evaluated at once: every belief carries a row axis, (batch, rows, S_f), whose
+rows are policies or, in :func:`neg_efe`, the nodes of the :func:`policy_tree` (policies that
+share their first steps share those steps' beliefs and terms, so each prefix is computed
+once). Contractions with the model arrays are matrix products, (rows, S) @ (S, ...), one per
+batch element. ``kernels.neg_efe_numba`` is a compiled twin for one factor and one modality.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 from reference import backend
 from reference.backend import xp
 
-from .maths import dirichlet_novelty_weight, entropy, factor_dot, log_stable, softmax
+from .maths import dirichlet_novelty_weight, entropy, log_stable, softmax
 
 
 def construct_policies(num_controls, policy_len=1):

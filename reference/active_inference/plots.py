@@ -204,3 +204,57 @@ def rollout_decision_animation(
         fps,
         region=True,
     )
+
+
+# --------------------------------------------------------------------------- chapter extras
+
+
+def transition_matrices(B_rows, row_titles, action_names=ACTION_NAMES):
+    """Rows of B tensors (S, S, U) as heat maps, one panel per action: B[s', s, u]."""
+    U = np.asarray(B_rows[0]).shape[-1]
+    fig = Figure(figsize=(3.2 * U, 2.9 * len(B_rows)), layout="constrained")
+    axes = fig.subplots(len(B_rows), U, squeeze=False)
+    im = None
+    for r, (B, title) in enumerate(zip(B_rows, row_titles, strict=True)):
+        B = np.asarray(B)
+        for u in range(U):
+            ax = axes[r, u]
+            im = ax.imshow(B[:, :, u], vmin=0.0, vmax=1.0, cmap="viridis", origin="lower")
+            ax.set(
+                title=f"{title}: {action_names[u]}",
+                xlabel="state s",
+                ylabel="next state s'",
+                xticks=range(B.shape[1]),
+                yticks=range(B.shape[0]),
+            )
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    return fig
+
+
+def learning_curves(errors, steps_per_episode):
+    """Mean |B_learned - B_true| after each episode, one line per labelled run."""
+    fig, (ax,) = _figure(1, width=6.0)
+    for label, err in errors.items():
+        err = np.asarray(err)
+        ax.plot(np.arange(len(err)) * steps_per_episode, err, lw=1.4, label=label)
+    ax.set(xlabel="agent steps", ylabel="mean |B - B_true|", title="Learning B from rollouts")
+    ax.legend(frameon=False)
+    return fig
+
+
+def seed_study(study):
+    """Validation objective (no labels) against aligned accuracy, one point per init."""
+    fig, (ax,) = _figure(1, width=6.0)
+    ax.scatter(study["val_objective"], study["encoder_accuracy"], label="encoder")
+    ax.scatter(study["val_objective"], study["state_accuracy"], marker="x", label="inferred state")
+    for seed, obj, acc in zip(
+        study["seed"], study["val_objective"], study["encoder_accuracy"], strict=True
+    ):
+        ax.annotate(str(seed), (obj, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set(
+        xlabel="validation objective (2.30)",
+        ylabel="aligned accuracy (validation)",
+        title="One SGD run per initialisation",
+    )
+    ax.legend(frameon=False)
+    return fig

@@ -118,7 +118,7 @@ def train_restarts(train_data, val_data, rng, restarts=4, sizes=enc.ENCODER_SIZE
     model = {k: v for k, v in kwargs.items() if k in ("A", "B", "D", "temperature", "kl_weight")}
     best, scores = None, []
     for _ in range(int(restarts)):
-        res = train(enc.init_encoder(rng, sizes), train_data, rng, **kwargs)
+        res = train(enc.init_encoder(rng, sizes), train_data, rng, val_data=val_data, **kwargs)
         scores.append(evaluate_objective(res.params, val_data, **model)["total"])
         if best is None or scores[-1] < min(scores[:-1]):
             best = res
