@@ -21,36 +21,11 @@ from reference import backend
 from reference.backend import xp
 
 from . import control, inference, learning
+from .checks import NORM_TOL, as_list, check_dependencies, check_simplex, float_array
 from .maths import dirichlet_expected_value, one_hot
 
-NORM_TOL = 1e-6  # |sum - 1| allowed for columns of A, B, and for D, soft obs, beliefs
 INFERENCE_ALGOS = ("fpi", "exact")
 KERNELS = ("auto", "numpy", "numba")
-
-
-def _as_list(x):
-    return list(x) if isinstance(x, list | tuple) else [x]
-
-
-def _float(a, name):
-    a = np.asarray(backend.asnumpy(a))
-    if a.dtype.kind not in "fiub":
-        raise ValueError(f"{name}: expected a numeric array, got dtype {a.dtype}")
-    if a.dtype.kind != "f":
-        a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
-    return a
-
-
-def _check_simplex(a, axis, name, what):
-    if a.size and a.min() < 0:
-        raise ValueError(f"{name}: expected non-negative probabilities, min is {a.min():.3g}")
-    err = float(np.abs(a.sum(axis=axis) - 1.0).max()) if a.size else 0.0
-    if err > NORM_TOL:
-        raise ValueError(
-            f"{name}: expected {what} summing to 1 (tolerance {NORM_TOL:g}), off by {err:.3g}"
-        )
 
 
 class Agent:
@@ -90,12 +65,12 @@ class Agent:
     ):
         self.single_modality = not isinstance(A, list | tuple)
         self.single_factor = not isinstance(B, list | tuple)
-        A_np = [_float(a, f"A[{m}]") for m, a in enumerate(_as_list(A))]
-        B_np = [_float(b, f"B[{f}]") for f, b in enumerate(_as_list(B))]
+        A_np = [float_array(a, f"A[{m}]") for m, a in enumerate(as_list(A))]
+        B_np = [float_array(b, f"B[{f}]") for f, b in enumerate(as_list(B))]
         F, M = len(B_np), len(A_np)
         self.num_factors, self.num_modalities = F, M
-        self.A_dependencies = self._deps(A_dependencies, M, F, "A_dependencies", all_=True)
-        self.B_dependencies = self._deps(B_dependencies, F, F, "B_dependencies", all_=False)
+        self.A_dependencies = check_dependencies(A_dependencies, M, F, "A_dependencies", all_=True)
+        self.B_dependencies = check_dependencies(B_dependencies, F, F, "B_dependencies", all_=False)
 
         extra = B_np[0].ndim - (2 + len(self.B_dependencies[0]))
         if extra not in (0, 1):
@@ -111,12 +86,12 @@ class Agent:
             want = (self.num_states[f], *[self.num_states[g] for g in deps], self.num_controls[f])
             if x.ndim != b + len(want) or x.shape[b:] != want:
                 raise ValueError(f"B[{f}]: expected shape {want} (+ batch), got {x.shape}")
-            _check_simplex(x, b, f"B[{f}]", "columns over the next state")
+            check_simplex(x, b, f"B[{f}]", "columns over the next state")
         for m, (x, deps) in enumerate(zip(A_np, self.A_dependencies, strict=True)):
             want = (self.num_obs[m], *[self.num_states[f] for f in deps])
             if x.ndim != b + len(want) or x.shape[b:] != want:
                 raise ValueError(f"A[{m}]: expected shape {want} (+ batch), got {x.shape}")
-            _check_simplex(x, b, f"A[{m}]", "columns over outcomes")
+            check_simplex(x, b, f"A[{m}]", "columns over outcomes")
 
         if policies is None:
             if int(policy_len) != policy_len or policy_len < 1:
@@ -143,8 +118,8 @@ class Agent:
         for f, x in enumerate(D_np):
             if x.shape[b:] != (self.num_states[f],):
                 raise ValueError(f"D[{f}]: expected shape ({self.num_states[f]},), got {x.shape}")
-            _check_simplex(x, -1, f"D[{f}]", "a distribution")
-        E_np = np.full(P, 1.0 / P) if E is None else _float(E, "E")
+            check_simplex(x, -1, f"D[{f}]", "a distribution")
+        E_np = np.full(P, 1.0 / P) if E is None else float_array(E, "E")
         if E_np.shape[-1:] != (P,) or E_np.ndim not in (1, 1 + b) or np.any(E_np < 0):
             raise ValueError(f"E: expected {P} non-negative policy weights, got shape {E_np.shape}")
         for name, v in (("gamma", gamma), ("alpha", alpha)):
@@ -187,17 +162,6 @@ class Agent:
 
     # ------------------------------------------------------------------ formats
 
-    @staticmethod
-    def _deps(deps, n, F, name, all_):
-        if deps is None:
-            return [list(range(F)) if all_ else [i] for i in range(n)]
-        deps = [list(map(int, d)) for d in deps]
-        if len(deps) != n or any(not d or min(d) < 0 or max(d) >= F for d in deps):
-            raise ValueError(
-                f"{name}: expected {n} non-empty lists of factor indices < {F}, got {deps}"
-            )
-        return deps
-
     def _model_list(self, x, n, name, default):
         if x is None:
             return [default(i) for i in range(n)]
@@ -205,7 +169,7 @@ class Agent:
         xs = [x] if single else list(x)
         if len(xs) != n:
             raise ValueError(f"{name}: expected {n} arrays, got {len(xs)}")
-        return [_float(v, f"{name}[{i}]") for i, v in enumerate(xs)]
+        return [float_array(v, f"{name}[{i}]") for i, v in enumerate(xs)]
 
     def _params(self, p, n, name, shapes):
         if p is None:
@@ -219,7 +183,7 @@ class Agent:
             if v is None:
                 out.append(None)
                 continue
-            v = self._to_batch(_float(v, f"{name}[{i}]"))
+            v = self._to_batch(float_array(v, f"{name}[{i}]"))
             if v.shape != shapes[i] or bool(xp.any(v < 0)):
                 raise ValueError(f"{name}[{i}]: expected non-negative counts of shape {shapes[i]}")
             out.append(v)
@@ -247,12 +211,12 @@ class Agent:
             raise ValueError(f"{name}: expected {self.num_factors} factors, got {len(qs)}")
         out = []
         for f, q in enumerate(qs):
-            q = _float(q, f"{name}[{f}]")
+            q = float_array(q, f"{name}[{f}]")
             if q.shape[-1:] != (self.num_states[f],) or q.ndim != 1 + int(self.batched):
                 raise ValueError(
                     f"{name}[{f}]: expected ({self.num_states[f]},) (+ batch), got {q.shape}"
                 )
-            _check_simplex(q, -1, f"{name}[{f}]", "a distribution")
+            check_simplex(q, -1, f"{name}[{f}]", "a distribution")
             out.append(self._as_batch(q))
         return out
 
@@ -269,12 +233,12 @@ class Agent:
                     raise ValueError(f"obs[{m}]: expected index(es) in [0, {O}), got {o!r}")
                 out.append(one_hot(np.broadcast_to(o, (self.batch_size,)), O, self.dtype))
             else:
-                o = _float(o, f"obs[{m}]")
+                o = float_array(o, f"obs[{m}]")
                 if o.shape[-1:] != (O,) or o.ndim != 1 + int(self.batched):
                     raise ValueError(
                         f"obs[{m}]: expected a distribution over {O} outcomes, got {o.shape}"
                     )
-                _check_simplex(o, -1, f"obs[{m}]", "a distribution")
+                check_simplex(o, -1, f"obs[{m}]", "a distribution")
                 out.append(self._as_batch(o))
         return out
 
@@ -374,7 +338,7 @@ class Agent:
         return kernels.neg_efe_numba if fits else control.neg_efe
 
     def _q_pi_in(self, q_pi):
-        q = _float(q_pi, "q_pi")
+        q = float_array(q_pi, "q_pi")
         P = self.policies.shape[0]
         if q.shape[-1:] != (P,) or q.ndim != 1 + int(self.batched):
             raise ValueError(f"q_pi: expected ({P},) (+ batch), got {q.shape}")
