@@ -4,6 +4,7 @@
   state inference, evaluation before and after, the planning rollout), optionally with the
   restarts remedy of :func:`.train_encoder.train_restarts`;
 * :func:`seed_study`: the same recipe from many random initialisations (how often it works);
+* :func:`sensitivity_study`: the same recipe over a grid of temperatures and KL weights;
 * :func:`learn_transitions`: beyond the source, the agent learns B by Dirichlet updates
   (eqs. 2.20, 2.22) from its own rollouts in the line world, starting from flat counts.
 
@@ -118,6 +119,29 @@ def run_tutorial(config: TutorialConfig, progress: bool = False) -> TutorialRun:
     )
 
 
+def _train_and_score(seed, config: TutorialConfig, **model):
+    """One source-recipe run from ``seed`` (data, init, SGD), scored on its validation set.
+
+    ``model`` (``temperature``, ``kl_weight``, ...) is passed to training and evaluation.
+    Returns ``(encoder_accuracy, state_accuracy, validation objective parts)``.
+    """
+    rng = np.random.default_rng(int(seed))
+    train_data, val_data = envs.tutorial_datasets(rng, config.n_train, config.n_val)
+    res = te.train(
+        enc.init_encoder(rng),
+        train_data,
+        rng,
+        steps=config.steps,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        progress=False,
+        **model,
+    )
+    ev = te.evaluate(res.params, val_data, **model)
+    obj = te.evaluate_objective(res.params, val_data, **model)
+    return ev["encoder_accuracy"], ev["state_accuracy"], obj
+
+
 def seed_study(seeds, config: TutorialConfig | None = None):
     """The source recipe (one init) for every seed: a dict of arrays over seeds.
 
@@ -127,23 +151,52 @@ def seed_study(seeds, config: TutorialConfig | None = None):
     config = config or tutorial_config()
     out = {k: [] for k in ("seed", "encoder_accuracy", "state_accuracy", "val_objective")}
     for seed in seeds:
-        rng = np.random.default_rng(int(seed))
-        train_data, val_data = envs.tutorial_datasets(rng, config.n_train, config.n_val)
-        res = te.train(
-            enc.init_encoder(rng),
-            train_data,
-            rng,
-            steps=config.steps,
-            lr=config.lr,
-            batch_size=config.batch_size,
-            progress=False,
-        )
-        ev = te.evaluate(res.params, val_data)
+        enc_acc, state_acc, obj = _train_and_score(seed, config)
         out["seed"].append(int(seed))
-        out["encoder_accuracy"].append(ev["encoder_accuracy"])
-        out["state_accuracy"].append(ev["state_accuracy"])
-        out["val_objective"].append(te.evaluate_objective(res.params, val_data)["total"])
+        out["encoder_accuracy"].append(enc_acc)
+        out["state_accuracy"].append(state_acc)
+        out["val_objective"].append(obj["total"])
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def sensitivity_study(
+    config: TutorialConfig | None = None,
+    temperatures=(0.05, 0.15, 0.5),
+    kl_weights=(0, 2, 8, 32),
+    seeds=(3,),
+):
+    """The source recipe over a grid of logit temperatures (2.23) and KL weights (2.30).
+
+    For every seed the data and the initialisation are the same in every cell (each cell
+    re-seeds ``default_rng(seed)``), so the cells differ only by the two hyperparameters.
+    Returns a dict: ``temperature`` (T,), ``kl_weight`` (W,), ``seed`` (S,) and arrays of
+    shape (T, W, S): ``encoder_accuracy``, ``state_accuracy`` (aligned, validation set; the
+    inferred state filtered at the cell's temperature), ``val_objective``, ``val_vfe`` and
+    ``val_kl`` (eq. 2.30 and its parts at the cell's own settings, so the objective is not
+    comparable across cells).
+    """
+    config = config or tutorial_config()
+    temps = np.asarray(temperatures, dtype=float)
+    weights = np.asarray(kl_weights, dtype=float)
+    seeds = np.asarray([int(s) for s in seeds])
+    if temps.ndim != 1 or weights.ndim != 1 or not temps.size or not weights.size:
+        raise ValueError("temperatures, kl_weights: expected non-empty 1-D sequences")
+    if not seeds.size:
+        raise ValueError("seeds: expected at least one seed")
+    shape = (temps.size, weights.size, seeds.size)
+    keys = ("encoder_accuracy", "state_accuracy", "val_objective", "val_vfe", "val_kl")
+    out = {k: np.zeros(shape) for k in keys}
+    for i, tau in enumerate(temps):
+        for j, w in enumerate(weights):
+            for k, seed in enumerate(seeds):
+                enc_acc, state_acc, obj = _train_and_score(
+                    seed, config, temperature=float(tau), kl_weight=float(w)
+                )
+                out["encoder_accuracy"][i, j, k] = enc_acc
+                out["state_accuracy"][i, j, k] = state_acc
+                for part in ("total", "vfe", "kl"):
+                    out["val_objective" if part == "total" else f"val_{part}"][i, j, k] = obj[part]
+    return {"temperature": temps, "kl_weight": weights, "seed": seeds, **out}
 
 
 def bayes_accuracy(data, means=envs.GAUSSIAN_MEANS, scale=envs.GAUSSIAN_SCALE):

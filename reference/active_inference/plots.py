@@ -258,3 +258,22 @@ def seed_study(study):
     )
     ax.legend(frameon=False)
     return fig
+
+
+def sensitivity_study(study):
+    """Heat maps of the aligned accuracies over (temperature, KL weight), mean over seeds."""
+    temps, weights = np.asarray(study["temperature"]), np.asarray(study["kl_weight"])
+    panels = (("encoder_accuracy", "encoder"), ("state_accuracy", "inferred state"))
+    fig, axes = _figure(len(panels), width=4.0, height=3.0)
+    for ax, (key, title) in zip(axes, panels, strict=True):
+        acc = np.asarray(study[key]).mean(axis=-1)  # (T, W)
+        im = ax.imshow(acc, vmin=0.5, vmax=1.0, cmap="viridis", aspect="auto")
+        for (i, j), value in np.ndenumerate(acc):
+            color = "black" if value > 0.8 else "white"
+            ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=8, color=color)
+        ax.set_xticks(range(weights.size), [f"{w:g}" for w in weights])
+        ax.set_yticks(range(temps.size), [f"{t:g}" for t in temps])
+        n = np.asarray(study["seed"]).size
+        ax.set(xlabel="KL weight", ylabel="temperature", title=f"{title} ({n} seed(s))")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="aligned accuracy (validation)")
+    return fig
