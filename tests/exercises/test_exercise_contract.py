@@ -12,15 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checker_suite import marked
 
 from exercises import check as harness
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISE_IDS = harness.exercise_ids()
-
-
-def marked(eid):
-    return pytest.param(eid, marks=getattr(pytest.mark, eid), id=eid)
 
 
 def _edited_in_working_tree(path):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checker_suite import checker_tests, marked
 
 from exercises import check as harness
 from reference import nn
@@ -21,11 +22,6 @@ from reference.residual_dynamics import model as rd
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISE_IDS = ("ex01_1", "ex01_2", "ex01_3", "ex01_4", "ex01_5")
 EPS = rd.EPS
-
-
-def marked(eid, *values):
-    """A parametrize entry carrying the exercise's pytest marker (``-m ex01_1`` selects it)."""
-    return pytest.param(eid, *values, marks=getattr(pytest.mark, eid), id=eid)
 
 
 # --------------------------------------------------------------------------- solutions
@@ -171,43 +167,7 @@ WRONG = [
 # --------------------------------------------------------------------------- per exercise
 
 
-@pytest.mark.parametrize("eid", [marked(e) for e in EXERCISE_IDS])
-def test_checker_accepts_library_solution(eid):
-    result = harness.check(eid, LIBRARY[eid])
-    assert result.passed, "\n" + result.message
-    assert len(result.cases) >= 5 and all(r.error <= r.tol for r in result.cases)
-    assert result.message.splitlines()[-1].startswith(f"PASSED {eid}")
-
-
-@pytest.mark.parametrize("eid", [marked(e) for e in EXERCISE_IDS])
-def test_checker_accepts_independent_solution(eid):
-    result = harness.check(eid, TEXTBOOK[eid])
-    assert result.passed, "\n" + result.message
-
-
-@pytest.mark.parametrize("eid", [marked(e) for e in EXERCISE_IDS])
-def test_checker_accepts_library_solution_with_other_seeds(eid):
-    for seed in (1, 2):
-        assert harness.check(eid, LIBRARY[eid], seed=seed).passed
-
-
-@pytest.mark.parametrize(("eid", "wrong", "hint"), WRONG)
-def test_checker_rejects_wrong_variant_with_hint(eid, wrong, hint):
-    result = harness.check(eid, wrong)
-    assert result.attempted and not result.passed
-    failing = [r for r in result.cases if not r.passed]
-    assert any(hint in h for r in failing for h in r.hints), "\n" + result.message
-    assert "FAIL" in result.message and "tolerance 1e-08" in result.message
-
-
-@pytest.mark.parametrize("eid", [marked(e) for e in EXERCISE_IDS])
-def test_checker_rejects_every_registered_mistake(eid):
-    spec = harness.get_spec(eid)
-    assert spec.mistakes
-    for mistake in spec.mistakes:
-        result = harness.check(eid, mistake.fn)
-        assert not result.passed, mistake.hint
-        assert mistake.hint in result.message, mistake.hint
+globals().update(checker_tests(EXERCISE_IDS, LIBRARY, TEXTBOOK, WRONG, min_mistakes=1))
 
 
 # --------------------------------------------------------------------------- the premises

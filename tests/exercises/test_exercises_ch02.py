@@ -7,6 +7,7 @@ Students: ``pytest -m ex02_1 tests/exercises`` selects everything about exercise
 
 import numpy as np
 import pytest
+from checker_suite import checker_tests, marked
 from scipy.special import logsumexp, xlogy
 
 from exercises import check as harness
@@ -14,11 +15,6 @@ from reference.active_inference import control, inference, learning
 from reference.active_inference.maths import EPS
 
 EXERCISE_IDS = ("ex02_1", "ex02_2", "ex02_3", "ex02_4", "ex02_5")
-
-
-def marked(eid, *values):
-    """A parametrize entry carrying the exercise's pytest marker (``-m ex02_1`` selects it)."""
-    return pytest.param(eid, *values, marks=getattr(pytest.mark, eid), id=eid)
 
 
 # --------------------------------------------------------------------------- solutions
@@ -228,44 +224,7 @@ WRONG = [
 # --------------------------------------------------------------------------- per exercise
 
 
-@pytest.mark.parametrize("eid", [marked(e) for e in EXERCISE_IDS])
-def test_checker_accepts_library_solution(eid):
-    result = harness.check(eid, LIBRARY[eid])
-    assert result.passed, "\n" + result.message
-    assert len(result.cases) >= 5 and all(r.error <= r.tol for r in result.cases)
-    assert result.message.splitlines()[-1].startswith(f"PASSED {eid}")
-
-
-@pytest.mark.parametrize("eid", [marked(e) for e in EXERCISE_IDS])
-def test_checker_accepts_independent_solution(eid):
-    result = harness.check(eid, TEXTBOOK[eid])
-    assert result.passed, "\n" + result.message
-
-
-@pytest.mark.parametrize("eid", [marked(e) for e in EXERCISE_IDS])
-def test_checker_accepts_library_solution_with_other_seeds(eid):
-    for seed in (1, 2):
-        assert harness.check(eid, LIBRARY[eid], seed=seed).passed
-        assert harness.check(eid, TEXTBOOK[eid], seed=seed).passed
-
-
-@pytest.mark.parametrize(("eid", "wrong", "hint"), WRONG)
-def test_checker_rejects_wrong_variant_with_hint(eid, wrong, hint):
-    result = harness.check(eid, wrong)
-    assert result.attempted and not result.passed
-    failing = [r for r in result.cases if not r.passed]
-    assert any(hint in h for r in failing for h in r.hints), "\n" + result.message
-    assert "FAIL" in result.message and "tolerance 1e-08" in result.message
-
-
-@pytest.mark.parametrize("eid", [marked(e) for e in EXERCISE_IDS])
-def test_checker_rejects_every_registered_mistake(eid):
-    spec = harness.get_spec(eid)
-    assert len(spec.mistakes) >= 4
-    for mistake in spec.mistakes:
-        result = harness.check(eid, mistake.fn)
-        assert not result.passed, mistake.hint
-        assert mistake.hint in result.message, mistake.hint
+globals().update(checker_tests(EXERCISE_IDS, LIBRARY, TEXTBOOK, WRONG, min_mistakes=4))
 
 
 # --------------------------------------------------------------------------- the premises
