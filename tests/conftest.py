@@ -30,3 +30,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``python -m reference <args>`` headless from the repository root; return stdout.
+
+    Fails the test (with the command's stderr) when the command exits non-zero.
+    """
+    import subprocess
+    import sys
+
+    def run(*args, timeout=300):
+        proc = subprocess.run(
+            [sys.executable, "-m", "reference", *map(str, args)],
+            cwd=GOLDEN.parents[1],
+            env={**os.environ, "MPLBACKEND": "Agg"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    return run

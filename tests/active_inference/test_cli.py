@@ -5,10 +5,6 @@ NumPy formulas (fpi, VFE, the Dirichlet updates) and by autograd (the encoder gr
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +14,6 @@ from reference.__main__ import main
 from reference.active_inference import encoder, experiments
 from reference.active_inference.maths import EPS
 
-ROOT = Path(__file__).resolve().parents[2]
 NAMES = (
     "active_inference.fpi.one_factor",
     "active_inference.fpi.two_factors",
@@ -42,20 +37,10 @@ def test_help_lists_active_inference(capsys):
     assert "active-inference" in capsys.readouterr().out
 
 
-def test_active_inference_command_writes_its_outputs(tmp_path):
+def test_active_inference_command_writes_its_outputs(tmp_path, run_cli):
     out = tmp_path / "run"
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    cmd = [sys.executable, "-m", "reference", "active-inference", "--fast", "--steps", "5"]
-    proc = subprocess.run(
-        cmd + ["--no-progress", "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "encoder aligned accuracy:" in proc.stdout and "rollout states: [0," in proc.stdout
+    stdout = run_cli("active-inference", "--fast", "--steps", 5, "--no-progress", "--out", out)
+    assert "encoder aligned accuracy:" in stdout and "rollout states: [0," in stdout
     for name in (
         "training_curves.png",
         "confusion.png",

@@ -5,10 +5,6 @@ NumPy formulas) directly on the stored inputs, and ``vectors.verify`` recomputes
 """
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +13,6 @@ from reference import gradcheck, io, nn, vectors
 from reference.__main__ import main
 from reference.residual_dynamics import experiments, model
 from reference.residual_dynamics.train import train
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_the_chapters(capsys):
@@ -29,29 +23,10 @@ def test_help_lists_the_chapters(capsys):
     assert "residual-dynamics" in out and "vectors" in out
 
 
-def test_residual_dynamics_command_writes_its_outputs(tmp_path):
+def test_residual_dynamics_command_writes_its_outputs(tmp_path, run_cli):
     out = tmp_path / "run"
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reference",
-            "residual-dynamics",
-            "--fast",
-            "--steps",
-            "3",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "Step 0: loss=" in proc.stdout and "Step 2: loss=" in proc.stdout
+    stdout = run_cli("residual-dynamics", "--fast", "--steps", 3, "--out", out)
+    assert "Step 0: loss=" in stdout and "Step 2: loss=" in stdout
     for name in (
         "training_curves.png",
         "ternary.png",
