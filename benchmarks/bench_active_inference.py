@@ -54,7 +54,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -62,9 +61,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 
+from common import NCPU, base_machine_info, busy_cpu_s, own_cpu_s, percentile
+
 BATCHES = (1, 1024)
 SEED = 0
-NCPU = os.cpu_count() or 1
 SMALL_STEPS = 20  # batch-1 rows time this many times more steps (a step is ~0.2 ms)
 PYMDP_ISSUE = {"batch 1": "0.21 ms", "batch 1024": "30-46 ms", "training": 22.6}
 TRAIN_GOAL_S = 5.0
@@ -321,52 +321,8 @@ def _dist_version(name):
 # --------------------------------------------------------------------------- report
 
 
-def percentile(xs, q):
-    xs = sorted(xs)
-    pos = (len(xs) - 1) * q
-    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
 def machine_info():
-    import numba
-    import numpy as np
-
-    return {
-        "cpu_count": NCPU,
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": _cpu_model(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "load_average": os.getloadavg(),
-    }
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _busy_cpu_s():
-    """CPU-seconds all processes of this machine have used since boot (Linux), else None."""
-    try:
-        with open("/proc/stat") as f:
-            user, nice, system = (int(x) for x in f.readline().split()[1:4])
-        return (user + nice + system) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError):
-        return None
-
-
-def _own_cpu_s():
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return base_machine_info()
 
 
 NAMES = {
@@ -519,11 +475,11 @@ def main(argv=None):
     info = machine_info()
     info["malloc"] = " ".join(f"{k}={v}" for k, v in malloc.items()) or "glibc defaults"
     info["pymdp_python"] = args.pymdp_python
-    busy = _busy_cpu_s()
+    busy = busy_cpu_s()
     if busy is not None:  # how busy is the machine without us? sample one second
-        own = _own_cpu_s()
+        own = own_cpu_s()
         time.sleep(1.0)
-        info["other_cores_at_start"] = (_busy_cpu_s() - busy) - (_own_cpu_s() - own)
+        info["other_cores_at_start"] = (busy_cpu_s() - busy) - (own_cpu_s() - own)
         if info["other_cores_at_start"] > 0.25:
             print(
                 f"warning: other processes keep {info['other_cores_at_start']:.1f} of {NCPU} "
@@ -542,7 +498,7 @@ def main(argv=None):
     rows = [r for g in groups.values() for r in g]
     order = sorted(groups)
     child_results = []
-    busy_before, own_before, wall_before = _busy_cpu_s(), _own_cpu_s(), time.monotonic()
+    busy_before, own_before, wall_before = busy_cpu_s(), own_cpu_s(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache:
         for rep in range(args.repeats):
             for group in order if rep % 2 == 0 else order[::-1]:
@@ -579,7 +535,7 @@ def main(argv=None):
                 training.append((f"BLAS {b}", res if "error" not in res else {"status": "error"}))
     wall = time.monotonic() - wall_before
     if busy_before is not None:
-        info["other_cpu_s"] = (_busy_cpu_s() - busy_before) - (_own_cpu_s() - own_before)
+        info["other_cpu_s"] = (busy_cpu_s() - busy_before) - (own_cpu_s() - own_before)
         info["run_wall_s"] = wall
     info["load_after"] = os.getloadavg()
 

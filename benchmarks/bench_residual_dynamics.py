@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -58,10 +57,11 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 
+from common import NCPU, base_machine_info, busy_cpu_s, own_cpu_s, percentile
+
 T, M, B, HIDDEN = 360, 3, 32, 64
 LR, MAX_NORM, SEED = 1e-3, 1.0, 0
 BURST = 5  # consecutive timed steps of one row before the next row runs
-NCPU = os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -276,28 +276,8 @@ def run_child(rows, blas, steps, warmup, numba_cache):
 # --------------------------------------------------------------------------- report
 
 
-def percentile(xs, q):
-    xs = sorted(xs)
-    pos = (len(xs) - 1) * q
-    lo, hi = int(pos), min(int(pos) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
 def machine_info():
-    import numba
-    import numpy as np
-
-    info = {
-        "cpu_count": NCPU,
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": _cpu_model(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "blas": _numpy_blas(),
-        "torch": None,
-        "load_average": os.getloadavg(),
-    }
+    info = {**base_machine_info(), "blas": _numpy_blas(), "torch": None}
     if have_torch():
         import torch
 
@@ -305,33 +285,6 @@ def machine_info():
         info["torch_default_threads"] = torch.get_num_threads()
         info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     return info
-
-
-def _busy_cpu_s():
-    """CPU-seconds all processes of this machine have used since boot (Linux), else None."""
-    try:
-        with open("/proc/stat") as f:
-            user, nice, system = (int(x) for x in f.readline().split()[1:4])
-        return (user + nice + system) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError):
-        return None
-
-
-def _own_cpu_s():
-    """CPU-seconds used by this process and its finished children."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _numpy_blas():
@@ -468,11 +421,11 @@ def main(argv=None):
         args.steps, args.repeats, args.warmup = 3, 1, 1
     rows = all_rows()
     info = machine_info()
-    busy = _busy_cpu_s()
+    busy = busy_cpu_s()
     if busy is not None:  # how busy is the machine without us? sample one second
-        own = _own_cpu_s()
+        own = own_cpu_s()
         time.sleep(1.0)
-        info["other_cores_at_start"] = (_busy_cpu_s() - busy) - (_own_cpu_s() - own)
+        info["other_cores_at_start"] = (busy_cpu_s() - busy) - (own_cpu_s() - own)
         if info["other_cores_at_start"] > 0.25:
             print(
                 f"warning: other processes keep {info['other_cores_at_start']:.1f} of "
@@ -490,7 +443,7 @@ def main(argv=None):
         groups.setdefault(group, []).append(row)
     order = sorted(groups)
     child_results = []
-    busy_before, own_before, wall_before = _busy_cpu_s(), _own_cpu_s(), time.monotonic()
+    busy_before, own_before, wall_before = busy_cpu_s(), own_cpu_s(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache:
         if args.quick:  # keep whatever cache numba would use, so a smoke run skips compiling
             cache = None
@@ -506,7 +459,7 @@ def main(argv=None):
                 child_results.append(run_child(groups[group], blas, args.steps, args.warmup, cache))
     wall = time.monotonic() - wall_before
     if busy_before is not None:
-        info["other_cpu_s"] = (_busy_cpu_s() - busy_before) - (_own_cpu_s() - own_before)
+        info["other_cpu_s"] = (busy_cpu_s() - busy_before) - (own_cpu_s() - own_before)
         info["run_wall_s"] = wall
     info["load_after"] = os.getloadavg()
 
