@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import sys
@@ -284,6 +285,20 @@ def _run_vectors(args):
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+def _chapter_cli(module):
+    """``(add, run)`` for a chapter whose sub-command lives in its own ``cli.py`` module,
+    which defines ``add_parser(sub)`` and ``run(args)``; imported only when used."""
+
+    def add(sub):
+        return importlib.import_module(module).add_parser(sub)
+
+    def run(args):
+        return importlib.import_module(module).run(args)
+
+    return add, run
+
 
 #: sub-command name -> (declare options, run). Chapters add themselves here.
 COMMANDS = {
