@@ -1,0 +1,1 @@
+"""Chapter 3: dynamical systems reconstruction with piecewise-linear RNNs (PLRNN family)."""
