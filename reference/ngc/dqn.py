@@ -1,0 +1,377 @@
+"""A deep Q-network (Mnih et al. 2015) in NumPy, the backprop baseline of chapter 5.
+
+The ANGC agent learns its Q-function with local Hebbian updates; this module learns the same
+kind of Q-function with the gradient of a temporal-difference loss, derived by hand and pushed
+through :mod:`reference.nn`. Everything else is shared with the ANGC agent's loop: a replay
+memory, a target network synchronised every ``target_sync`` steps, an epsilon-greedy policy
+whose epsilon decays with the number of environment steps.
+
+Equations (chapter 5, section "The backprop twin")::
+
+    y_i   = r_i + gamma (1 - D_i) max_a Q'(o'_i, a)                       (5.20)
+    L     = (1/N) sum_i  ell( Q(o_i, a_i) - y_i )                          (5.21)
+    dL/dQ(o_i, a) = [a = a_i] ell'( Q(o_i, a_i) - y_i ) / N                (5.22)
+
+with ``ell`` the Huber function (``ell'(delta) = clip(delta, -kappa, kappa)``) or the square
+(``ell(delta) = delta^2 / 2``). Only the taken action's output receives an error; the target
+``y`` is a constant (no gradient flows into the target network). ``D_i`` is 1 only when the
+episode *terminated* (a time-limit truncation is not a terminal state).
+
+Agent protocol (shared with :mod:`reference.ngc.angc`): ``act(obs, rng) -> int``,
+``observe(obs, action, reward, next_obs, terminated, truncated, rng) -> dict`` (stores the
+transition, learns, returns diagnostics) and ``end_episode()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference import nn
+from reference.backend import xp
+
+LOSSES = ("huber", "mse")
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """Hyper-parameters of :class:`DQNAgent` (defaults: a CartPole-sized DQN).
+
+    ``epsilon`` decays linearly from ``epsilon_start`` to ``epsilon_end`` over
+    ``epsilon_decay_steps`` environment steps (``epsilon_schedule="linear"``) or is multiplied
+    by ``epsilon_decay`` after every step (``"exponential"``, the ANGC code's schedule).
+    """
+
+    hidden: tuple = (64, 64)
+    activation: str = "relu"
+    lr: float = 1e-3
+    gamma: float = 0.99
+    batch_size: int = 64
+    replay_capacity: int = 50_000
+    learn_start: int = 1_000
+    train_every: int = 1
+    target_sync: int = 500
+    loss: str = "huber"
+    huber_delta: float = 1.0
+    max_grad_norm: float | None = 10.0
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.05
+    epsilon_schedule: str = "linear"
+    epsilon_decay_steps: int = 10_000
+    epsilon_decay: float = 0.999
+
+    def __post_init__(self):
+        if not self.hidden or any(int(h) != h or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden: expected positive layer widths, got {self.hidden}")
+        if self.activation not in nn.ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {list(nn.ACTIVATIONS)}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {LOSSES}, got {self.loss!r}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma: expected a number in [0, 1], got {self.gamma}")
+        for name in ("batch_size", "replay_capacity", "train_every", "target_sync"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value}")
+        if self.batch_size > self.replay_capacity:
+            raise ValueError(
+                f"batch_size: expected <= replay_capacity ({self.replay_capacity}), "
+                f"got {self.batch_size}"
+            )
+        if int(self.learn_start) != self.learn_start or self.learn_start < 0:
+            raise ValueError(f"learn_start: expected an integer >= 0, got {self.learn_start}")
+        if not self.huber_delta > 0:
+            raise ValueError(f"huber_delta: expected > 0, got {self.huber_delta}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"max_grad_norm: expected > 0 or None, got {self.max_grad_norm}")
+        for name in ("epsilon_start", "epsilon_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: expected a probability, got {getattr(self, name)}")
+        if self.epsilon_schedule not in ("linear", "exponential"):
+            raise ValueError(
+                f"epsilon_schedule: expected 'linear' or 'exponential', "
+                f"got {self.epsilon_schedule!r}"
+            )
+        if self.epsilon_decay_steps < 1:
+            raise ValueError(f"epsilon_decay_steps: expected >= 1, got {self.epsilon_decay_steps}")
+        if not 0.0 < self.epsilon_decay <= 1.0:
+            raise ValueError(
+                f"epsilon_decay: expected a number in (0, 1], got {self.epsilon_decay}"
+            )
+
+
+def epsilon_at(step, config: DQNConfig):
+    """Exploration probability after ``step`` environment steps (schedule of ``config``)."""
+    if step < 0:
+        raise ValueError(f"step: expected >= 0, got {step}")
+    start, end = config.epsilon_start, config.epsilon_end
+    if config.epsilon_schedule == "linear":
+        frac = min(step / config.epsilon_decay_steps, 1.0)
+        return start + frac * (end - start)
+    return max(end, start * config.epsilon_decay**step)
+
+
+# --------------------------------------------------------------------------- the maths
+
+
+def q_values(params, obs, activation="relu"):
+    """``Q(o, .)``: one value per action for each row of ``obs: (N, obs_dim)``."""
+    q, _ = nn.mlp_forward(params, obs, activation=activation)
+    return q
+
+
+def td_targets(rewards, next_q, terminated, gamma):
+    """Eq. (5.20): ``y = r + gamma (1 - D) max_a Q'(o', a)`` for a batch.
+
+    ``rewards, terminated: (N,)``; ``next_q: (N, n_actions)`` from the target network.
+    """
+    rewards = xp.asarray(rewards)
+    if next_q.ndim != 2 or next_q.shape[0] != rewards.shape[0]:
+        raise ValueError(
+            f"next_q: expected shape ({rewards.shape[0]}, n_actions), got {next_q.shape}"
+        )
+    not_done = 1.0 - xp.asarray(terminated, dtype=next_q.dtype)
+    return rewards + gamma * not_done * xp.max(next_q, axis=1)
+
+
+def huber(delta, kappa=1.0):
+    """``ell(delta)``: ``delta^2 / 2`` inside ``|delta| <= kappa``, linear outside."""
+    a = xp.abs(delta)
+    return xp.where(a <= kappa, 0.5 * delta * delta, kappa * (a - 0.5 * kappa))
+
+
+def huber_backward(delta, kappa=1.0):
+    """``ell'(delta) = clip(delta, -kappa, kappa)``."""
+    return xp.clip(delta, -kappa, kappa)
+
+
+def _one_hot(actions, n_actions, dtype):
+    actions = np.asarray(actions)
+    if actions.ndim != 1 or not np.issubdtype(actions.dtype, np.integer):
+        raise ValueError(
+            f"actions: expected a 1-D integer array, got {actions.dtype} {actions.shape}"
+        )
+    if actions.size and (actions.min() < 0 or actions.max() >= n_actions):
+        raise ValueError(f"actions: expected values in [0, {n_actions}), got {actions}")
+    out = np.zeros((actions.shape[0], n_actions), dtype=dtype)
+    out[np.arange(actions.shape[0]), actions] = 1.0
+    return xp.asarray(out)
+
+
+def td_loss(params, obs, actions, targets, loss="huber", kappa=1.0, activation="relu"):
+    """Eq. (5.21): mean of ``ell(Q(o_i, a_i) - y_i)`` over the batch (taken actions only)."""
+    q = q_values(params, obs, activation)
+    mask = _one_hot(actions, q.shape[1], q.dtype)
+    delta = xp.sum(q * mask, axis=1) - targets
+    per_sample = huber(delta, kappa) if loss == "huber" else 0.5 * delta * delta
+    return xp.mean(per_sample)
+
+
+def td_loss_and_grads(params, obs, actions, targets, loss="huber", kappa=1.0, activation="relu"):
+    """Eq. (5.21) and its gradient through eq. (5.22) and :func:`reference.nn.mlp_backward`.
+
+    Returns ``(loss, grads, info)`` with ``info = {"q": Q(o, .), "delta": Q(o, a) - y}``.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
+    q, cache = nn.mlp_forward(params, obs, activation=activation)
+    n = q.shape[0]
+    if targets.shape != (n,):
+        raise ValueError(f"targets: expected shape ({n},), got {targets.shape}")
+    mask = _one_hot(actions, q.shape[1], q.dtype)
+    delta = xp.sum(q * mask, axis=1) - targets
+    if loss == "huber":
+        value, dell = xp.mean(huber(delta, kappa)), huber_backward(delta, kappa)
+    else:
+        value, dell = xp.mean(0.5 * delta * delta), delta
+    dq = mask * (dell / n)[:, None]  # eq. (5.22): error only in the taken action's output
+    grads, _ = nn.mlp_backward(params, cache, dq, need_dx=False)
+    return value, grads, {"q": q, "delta": delta}
+
+
+# --------------------------------------------------------------------------- replay
+
+
+class ReplayMemory:
+    """A ring buffer of transitions ``(o, a, r, o', D)``; the oldest is overwritten first."""
+
+    def __init__(self, capacity, obs_dim, dtype="float64"):
+        if int(capacity) != capacity or capacity < 1:
+            raise ValueError(f"capacity: expected a positive integer, got {capacity}")
+        if int(obs_dim) != obs_dim or obs_dim < 1:
+            raise ValueError(f"obs_dim: expected a positive integer, got {obs_dim}")
+        self.capacity, self.obs_dim = int(capacity), int(obs_dim)
+        self.obs = np.zeros((self.capacity, self.obs_dim), dtype=dtype)
+        self.next_obs = np.zeros((self.capacity, self.obs_dim), dtype=dtype)
+        self.actions = np.zeros(self.capacity, dtype=np.int64)
+        self.rewards = np.zeros(self.capacity, dtype=dtype)
+        self.terminated = np.zeros(self.capacity, dtype=dtype)
+        self.size = 0
+        self._next = 0
+
+    def __len__(self):
+        return self.size
+
+    def add(self, obs, action, reward, next_obs, terminated):
+        obs, next_obs = np.asarray(obs), np.asarray(next_obs)
+        if obs.shape != (self.obs_dim,) or next_obs.shape != (self.obs_dim,):
+            raise ValueError(
+                f"obs, next_obs: expected shape ({self.obs_dim},), got {obs.shape}, "
+                f"{next_obs.shape}"
+            )
+        i = self._next
+        self.obs[i], self.next_obs[i] = obs, next_obs
+        self.actions[i], self.rewards[i] = int(action), float(reward)
+        self.terminated[i] = float(bool(terminated))
+        self._next = (i + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size, rng):
+        """``batch_size`` transitions drawn uniformly with replacement, as a dict of arrays."""
+        if self.size == 0:
+            raise ValueError("sample: the replay memory is empty")
+        idx = rng.integers(0, self.size, size=batch_size)
+        return {
+            "obs": xp.asarray(self.obs[idx]),
+            "actions": self.actions[idx],
+            "rewards": xp.asarray(self.rewards[idx]),
+            "next_obs": xp.asarray(self.next_obs[idx]),
+            "terminated": xp.asarray(self.terminated[idx]),
+        }
+
+
+# --------------------------------------------------------------------------- agents
+
+
+class DQNAgent:
+    """Epsilon-greedy DQN with replay, a target network and Adam (see the module docstring)."""
+
+    def __init__(self, obs_dim, n_actions, config: DQNConfig, rng):
+        if int(n_actions) != n_actions or n_actions < 2:
+            raise ValueError(f"n_actions: expected an integer >= 2, got {n_actions}")
+        self.config, self.n_actions = config, int(n_actions)
+        sizes = (int(obs_dim), *map(int, config.hidden), self.n_actions)
+        self.params = nn.init_mlp(sizes, rng)
+        self.target = {k: v.copy() for k, v in self.params.items()}
+        self.optimizer = nn.Adam(lr=config.lr)
+        self.opt_state = self.optimizer.init(self.params)
+        self.memory = ReplayMemory(config.replay_capacity, obs_dim)
+        self.steps = 0
+        self.updates = 0
+
+    @property
+    def epsilon(self):
+        return epsilon_at(self.steps, self.config)
+
+    def q(self, obs):
+        """Q-values of one observation ``(obs_dim,)`` or a batch ``(N, obs_dim)``."""
+        x = xp.asarray(obs, dtype=xp.float64)
+        single = x.ndim == 1
+        q = q_values(self.params, x[None] if single else x, self.config.activation)
+        return q[0] if single else q
+
+    def act(self, obs, rng):
+        if rng.random() < self.epsilon:
+            return int(rng.integers(self.n_actions))
+        return int(xp.argmax(self.q(obs)))
+
+    def learn(self, batch):
+        """One Adam step on eq. (5.21) for a replay ``batch``; returns the loss."""
+        c = self.config
+        next_q = q_values(self.target, batch["next_obs"], c.activation)
+        y = td_targets(batch["rewards"], next_q, batch["terminated"], c.gamma)
+        loss, grads, info = td_loss_and_grads(
+            self.params, batch["obs"], batch["actions"], y, c.loss, c.huber_delta, c.activation
+        )
+        if c.max_grad_norm is not None:
+            grads, _ = nn.clip_grad_norm(grads, c.max_grad_norm)
+        self.params, self.opt_state = self.optimizer.step(self.params, grads, self.opt_state)
+        self.updates += 1
+        return float(loss), float(xp.mean(info["q"]))
+
+    def observe(self, obs, action, reward, next_obs, terminated, truncated, rng):
+        c = self.config
+        self.memory.add(obs, action, reward, next_obs, terminated)
+        self.steps += 1
+        diag = {"epsilon": self.epsilon}
+        if len(self.memory) >= max(c.learn_start, c.batch_size) and self.steps % c.train_every == 0:
+            diag["loss"], diag["q_mean"] = self.learn(self.memory.sample(c.batch_size, rng))
+        if self.steps % c.target_sync == 0:
+            self.target = {k: v.copy() for k, v in self.params.items()}
+        return diag
+
+    def end_episode(self):
+        return None
+
+
+class RandomAgent:
+    """Uniformly random actions; learns nothing (the floor of every comparison)."""
+
+    def __init__(self, n_actions):
+        if int(n_actions) != n_actions or n_actions < 1:
+            raise ValueError(f"n_actions: expected a positive integer, got {n_actions}")
+        self.n_actions = int(n_actions)
+
+    def act(self, obs, rng):
+        return int(rng.integers(self.n_actions))
+
+    def observe(self, obs, action, reward, next_obs, terminated, truncated, rng):
+        return {}
+
+    def end_episode(self):
+        return None
+
+
+def dqn_config(config=None, **overrides) -> DQNConfig:
+    """A :class:`DQNConfig` from ``None``, a dict or a config, with ``overrides`` applied."""
+    if config is None:
+        base = {}
+    elif isinstance(config, DQNConfig):
+        base = dataclasses.asdict(config)
+    elif isinstance(config, dict):
+        base = dict(config)
+    else:
+        raise ValueError(f"config: expected None, a dict or a DQNConfig, got {type(config)}")
+    base.update(overrides)
+    unknown = set(base) - {f.name for f in dataclasses.fields(DQNConfig)}
+    if unknown:
+        raise ValueError(f"config: unknown DQN settings {sorted(unknown)}")
+    if "hidden" in base:
+        base["hidden"] = tuple(base["hidden"])
+    return DQNConfig(**base)
+
+
+def make_dqn_agent(obs_dim, n_actions, config, rng):
+    """The agent factory used by :func:`reference.ngc.run.run_episodes`."""
+    return DQNAgent(obs_dim, n_actions, dqn_config(config), rng)
+
+
+def make_random_agent(n_actions):
+    return RandomAgent(n_actions)
+
+
+#: Settings tuned here for the two tasks of the chapter (see the chapter for the runs).
+PRESETS = {
+    "CartPole-v1": dict(
+        hidden=(64, 64),
+        lr=1e-3,
+        batch_size=64,
+        learn_start=1_000,
+        target_sync=500,
+        epsilon_decay_steps=10_000,
+        epsilon_end=0.05,
+        replay_capacity=50_000,
+    ),
+    "MountainCar-v0": dict(
+        hidden=(64, 64),
+        lr=1e-3,
+        batch_size=64,
+        learn_start=1_000,
+        target_sync=500,
+        epsilon_decay_steps=20_000,
+        epsilon_end=0.05,
+        replay_capacity=100_000,
+    ),
+}
