@@ -138,7 +138,7 @@ def line_attractor_l2(model, params, lam):
     for k in model.step_keys:
         p = params[k]
         d = p - 1.0 if k == "A" else p
-        value += lam * float(xp.sum(d * d))
+        value = value + lam * xp.sum(d * d)
         grads[k] = 2.0 * lam * d
     return value, grads
 
@@ -157,7 +157,7 @@ def mar_penalty(model, params, lam, fraction=0.5):
     dA = (A - 1.0) * r
     dW = W * r[None, :]
     dh = h * r
-    value = lam * float(xp.sum(dA * dA) + xp.sum(dW * dW) + xp.sum(dh * dh))
+    value = lam * (xp.sum(dA * dA) + xp.sum(dW * dW) + xp.sum(dh * dh))
     return value, {"A": 2 * lam * dA, "W": 2 * lam * dW, "h": 2 * lam * dh}
 
 
