@@ -8,9 +8,9 @@ whose epsilon decays with the number of environment steps.
 
 Equations (chapter 5, section "The backprop twin")::
 
-    y_i   = r_i + gamma (1 - D_i) max_a Q'(o'_i, a)                       (5.20)
-    L     = (1/N) sum_i  ell( Q(o_i, a_i) - y_i )                          (5.21)
-    dL/dQ(o_i, a) = [a = a_i] ell'( Q(o_i, a_i) - y_i ) / N                (5.22)
+    y_i   = r_i + gamma (1 - D_i) max_a Q'(o'_i, a)                       (5.14)
+    L     = (1/N) sum_i  ell( Q(o_i, a_i) - y_i )                          (5.15)
+    dL/dQ(o_i, a) = [a = a_i] ell'( Q(o_i, a_i) - y_i ) / N                (5.16)
 
 with ``ell`` the Huber function (``ell'(delta) = clip(delta, -kappa, kappa)``) or the square
 (``ell(delta) = delta^2 / 2``). Only the taken action's output receives an error; the target
@@ -123,7 +123,7 @@ def q_values(params, obs, activation="relu"):
 
 
 def td_targets(rewards, next_q, terminated, gamma):
-    """Eq. (5.20): ``y = r + gamma (1 - D) max_a Q'(o', a)`` for a batch.
+    """Eq. (5.14): ``y = r + gamma (1 - D) max_a Q'(o', a)`` for a batch.
 
     ``rewards, terminated: (N,)``; ``next_q: (N, n_actions)`` from the target network.
     """
@@ -161,7 +161,7 @@ def _one_hot(actions, n_actions, dtype):
 
 
 def td_loss(params, obs, actions, targets, loss="huber", kappa=1.0, activation="relu"):
-    """Eq. (5.21): mean of ``ell(Q(o_i, a_i) - y_i)`` over the batch (taken actions only)."""
+    """Eq. (5.15): mean of ``ell(Q(o_i, a_i) - y_i)`` over the batch (taken actions only)."""
     q = q_values(params, obs, activation)
     mask = _one_hot(actions, q.shape[1], q.dtype)
     delta = xp.sum(q * mask, axis=1) - targets
@@ -170,7 +170,7 @@ def td_loss(params, obs, actions, targets, loss="huber", kappa=1.0, activation="
 
 
 def td_loss_and_grads(params, obs, actions, targets, loss="huber", kappa=1.0, activation="relu"):
-    """Eq. (5.21) and its gradient through eq. (5.22) and :func:`reference.nn.mlp_backward`.
+    """Eq. (5.15) and its gradient through eq. (5.16) and :func:`reference.nn.mlp_backward`.
 
     Returns ``(loss, grads, info)`` with ``info = {"q": Q(o, .), "delta": Q(o, a) - y}``.
     """
@@ -186,7 +186,7 @@ def td_loss_and_grads(params, obs, actions, targets, loss="huber", kappa=1.0, ac
         value, dell = xp.mean(huber(delta, kappa)), huber_backward(delta, kappa)
     else:
         value, dell = xp.mean(0.5 * delta * delta), delta
-    dq = mask * (dell / n)[:, None]  # eq. (5.22): error only in the taken action's output
+    dq = mask * (dell / n)[:, None]  # eq. (5.16): error only in the taken action's output
     grads, _ = nn.mlp_backward(params, cache, dq, need_dx=False)
     return value, grads, {"q": q, "delta": delta}
 
@@ -278,7 +278,7 @@ class DQNAgent:
         return int(xp.argmax(self.q(obs)))
 
     def learn(self, batch):
-        """One Adam step on eq. (5.21) for a replay ``batch``; returns the loss."""
+        """One Adam step on eq. (5.15) for a replay ``batch``; returns the loss."""
         c = self.config
         next_q = q_values(self.target, batch["next_obs"], c.activation)
         y = td_targets(batch["rewards"], next_q, batch["terminated"], c.gamma)
