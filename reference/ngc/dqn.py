@@ -169,14 +169,15 @@ def td_loss(params, obs, actions, targets, loss="huber", kappa=1.0, activation="
     return xp.mean(per_sample)
 
 
-def td_loss_and_grads(params, obs, actions, targets, loss="huber", kappa=1.0, activation="relu"):
-    """Eq. (5.15) and its gradient through eq. (5.16) and :func:`reference.nn.mlp_backward`.
+def td_loss_grad_q(q, actions, targets, loss="huber", kappa=1.0):
+    """Eqs. (5.15)-(5.16) on the network's output: ``(L, dL/dQ, delta)``.
 
-    Returns ``(loss, grads, info)`` with ``info = {"q": Q(o, .), "delta": Q(o, a) - y}``.
+    ``q: (N, n_actions)``, ``actions: (N,)`` integers, ``targets: (N,)``. ``dL/dQ`` is zero
+    except in the taken action's column, where it is ``ell'(delta_i) / N`` with
+    ``delta_i = Q(o_i, a_i) - y_i``.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
-    q, cache = nn.mlp_forward(params, obs, activation=activation)
     n = q.shape[0]
     if targets.shape != (n,):
         raise ValueError(f"targets: expected shape ({n},), got {targets.shape}")
@@ -186,7 +187,16 @@ def td_loss_and_grads(params, obs, actions, targets, loss="huber", kappa=1.0, ac
         value, dell = xp.mean(huber(delta, kappa)), huber_backward(delta, kappa)
     else:
         value, dell = xp.mean(0.5 * delta * delta), delta
-    dq = mask * (dell / n)[:, None]  # eq. (5.16): error only in the taken action's output
+    return value, mask * (dell / n)[:, None], delta
+
+
+def td_loss_and_grads(params, obs, actions, targets, loss="huber", kappa=1.0, activation="relu"):
+    """Eq. (5.15) and its gradient: eq. (5.16), then :func:`reference.nn.mlp_backward`.
+
+    Returns ``(loss, grads, info)`` with ``info = {"q": Q(o, .), "delta": Q(o, a) - y}``.
+    """
+    q, cache = nn.mlp_forward(params, obs, activation=activation)
+    value, dq, delta = td_loss_grad_q(q, actions, targets, loss, kappa)
     grads, _ = nn.mlp_backward(params, cache, dq, need_dx=False)
     return value, grads, {"q": q, "delta": delta}
 

@@ -177,3 +177,15 @@ def test_random_agent(rng):
     assert agent.observe(None, 0, 0.0, None, False, False, rng) == {}
     with pytest.raises(ValueError, match="n_actions"):
         dqn.make_random_agent(0)
+
+
+@pytest.mark.parametrize("loss", dqn.LOSSES)
+def test_td_loss_grad_q_matches_autograd(loss, rng):
+    q = 3.0 * rng.normal(size=(6, 4))
+    actions = rng.integers(0, 4, size=6)
+    y = rng.normal(size=6)
+    value, dq, delta = dqn.td_loss_grad_q(q, actions, y, loss, 0.7)
+    f = lambda p: dqn.td_loss_grad_q(p["q"], actions, y, loss, 0.7)[0]
+    auto = gradcheck.autograd_grads(f, {"q": q})["q"]
+    assert gradcheck.rel_error(dq, auto) < 1e-15
+    np.testing.assert_array_equal(delta, q[np.arange(6), actions] - y)
