@@ -290,3 +290,34 @@ def test_evaluate_report(scores):
     assert uni["entropy_ratio"] > 1 and uni["l1"] > 0.5
     assert uni["expected_reward"] == pytest.approx(scores.mean())
     assert report["top_k_mean"] > uni["top_k_mean"]
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def test_plots_render(tmp_path, scores):
+    from reference.gflownet import plots
+
+    p_star = m.target_distribution(scores, 3.0)
+    uniform = np.full(65536, 1 / 65536)
+    modes = m.local_maxima(scores)
+    plots.distribution_vs_target(uniform, p_star, scores, modes).savefig(tmp_path / "a.png")
+    steps = np.arange(5)
+    hist = {
+        "DB": {"step": steps, "l1": np.ones((3, 5)), "entropy_ratio": np.ones(5)},
+        "SDB": {"step": steps, "l1": np.zeros(5), "entropy_ratio": np.ones(5)},
+    }
+    fig = plots.training_curves(hist, ("l1", "entropy_ratio"), floors={"l1": 0.1})
+    fig.savefig(tmp_path / "b.png")
+    table = {"DB": {"l1": [0.5, 0.6]}, "SDB": {"l1": [0.2, 0.3]}}
+    plots.method_bars(table, ("l1",), floors={"l1": 0.1}).savefig(tmp_path / "c.png")
+    plots.sweep({"DB": {0.1: [0.5], 0.25: [0.7]}}, "alpha", floors={0.1: 0.08}).savefig(
+        tmp_path / "d.png"
+    )
+    assert all((tmp_path / f"{n}.png").stat().st_size > 1000 for n in "abcd")
+    with pytest.raises(ValueError, match="no 'kl_forward' entry"):
+        plots.training_curves(hist, ("kl_forward",))
+    with pytest.raises(ValueError, match="expected 5 values per seed"):
+        plots.training_curves({"X": {"step": steps, "l1": np.ones(4)}}, ("l1",))
+    with pytest.raises(ValueError, match="p, p_star, scores"):
+        plots.distribution_vs_target(uniform[:5], p_star, scores)
