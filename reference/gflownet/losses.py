@@ -8,15 +8,15 @@ adds the hand-derived gradient, a dict keyed by the names of the differentiable 
 
 Equations (s -> s' a transition, tau = (s_0 -> ... -> s_n = x) a trajectory)::
 
-    (4.3) FM     r(s')   = log sum_{s -> s'} F(s -> s')
+    (4.10) FM     r(s')   = log sum_{s -> s'} F(s -> s')
                            - log [ R(s') + sum_{s' -> s''} F(s' -> s'') ]
-    (4.4) DB     r(s,s') = log F(s) + log P_F(s' | s) - log F(s') - log P_B(s | s'),  F(x) := R(x)
-    (4.5) TB     r(tau)  = log Z + sum_t log P_F - sum_t log P_B - log R(x)
-    (4.6) SubTB  r_ij    = log F(s_i) + sum_{i<=t<j} (log P_F - log P_B)_t - log F(s_j),
+    (4.11) DB     r(s,s') = log F(s) + log P_F(s' | s) - log F(s') - log P_B(s | s'),  F(x) := R(x)
+    (4.12) TB     r(tau)  = log Z + sum_t log P_F - sum_t log P_B - log R(x)
+    (4.13) SubTB  r_ij    = log F(s_i) + sum_{i<=t<j} (log P_F - log P_B)_t - log F(s_j),
                  weights lambda^(j - i), normalised within each trajectory
-    (4.7) ZVar   s(tau)  = sum_t log P_F - sum_t log P_B - log R(x),  loss = Var_batch s(tau)
-    (4.8) SDB    r_k     = log F_k + log pi_k[a] + log Phat_k[x] - log F_{k+1} - log P_B,{k+1}[a]
-    (4.9) CE     - log Phat(x | s, a)       (the dynamics model, maximum likelihood)
+    (4.14) ZVar   s(tau)  = sum_t log P_F - sum_t log P_B - log R(x),  loss = Var_batch s(tau)
+    (4.15) SDB    r_k     = log F_k + log pi_k[a] + log Phat_k[x] - log F_{k+1} - log P_B,{k+1}[a]
+    (4.16) CE     - log Phat(x | s, a)       (the dynamics model, maximum likelihood)
 
 Squared residuals carry no 1/2 (torchgfn's convention); DB and SDB average over the
 unmasked transitions, TB and ZVar over trajectories.
@@ -84,11 +84,11 @@ def _masked_softmax(x, mask):
     return e / s, (m + xp.log(s))[..., 0]
 
 
-# --------------------------------------------------------------------------- (4.3) FM
+# --------------------------------------------------------------------------- (4.10) FM
 
 
 def flow_matching(log_in, in_mask, log_out, out_mask):
-    """Eq. (4.3), one row per non-initial state n.
+    """Eq. (4.10), one row per non-initial state n.
 
     ``log_in (N, P)``: log edge flows into the state (``in_mask`` marks real parents);
     ``log_out (N, C)``: log edge flows out of it *and* its log reward as one more column
@@ -119,11 +119,11 @@ def _check_rows(mask, name):
     return mask
 
 
-# --------------------------------------------------------------------------- (4.4) DB
+# --------------------------------------------------------------------------- (4.11) DB
 
 
 def detailed_balance(log_F_from, log_pf, log_F_to, log_pb, mask):
-    """Eq. (4.4) per transition, all ``(T, B)``; ``log_F_to`` holds log R on terminal steps.
+    """Eq. (4.11) per transition, all ``(T, B)``; ``log_F_to`` holds log R on terminal steps.
 
     Loss: ``sum(mask r^2) / sum(mask)``. Returns ``(loss, r)`` (r on padding is not zeroed).
     """
@@ -138,11 +138,11 @@ def detailed_balance_grad(log_F_from, log_pf, log_F_to, log_pb, mask):
     return loss, r, {"log_F_from": g, "log_pf": g, "log_F_to": -g, "log_pb": -g}
 
 
-# --------------------------------------------------------------------------- (4.5) TB
+# --------------------------------------------------------------------------- (4.12) TB
 
 
 def trajectory_balance(log_Z, log_pf, log_pb, log_reward, mask):
-    """Eq. (4.5): ``mean_b r_b^2`` with ``r_b = log Z + sum_t m (log P_F - log P_B) - log R``."""
+    """Eq. (4.12): ``mean_b r_b^2`` with ``r_b = log Z + sum_t m (log P_F - log P_B) - log R``."""
     mask = _check_mask(mask, log_pf.shape)
     r = log_Z + xp.sum(mask * (log_pf - log_pb), axis=0) - log_reward
     return xp.mean(r * r), r
@@ -156,11 +156,11 @@ def trajectory_balance_grad(log_Z, log_pf, log_pb, log_reward, mask):
     return loss, r, grads
 
 
-# --------------------------------------------------------------------------- (4.7) ZVar
+# --------------------------------------------------------------------------- (4.14) ZVar
 
 
 def log_partition_variance(log_pf, log_pb, log_reward, mask):
-    """Eq. (4.7): each trajectory's estimate ``log Z_b = log R - sum (log P_F - log P_B)``
+    """Eq. (4.14): each trajectory's estimate ``log Z_b = log R - sum (log P_F - log P_B)``
     should agree; the loss is the batch variance (1/B) of ``s_b = -log Z_b``.
     Returns ``(loss, s - mean(s))``."""
     mask = _check_mask(mask, log_pf.shape)
@@ -176,7 +176,7 @@ def log_partition_variance_grad(log_pf, log_pb, log_reward, mask):
     return loss, c, {"log_pf": m * g, "log_pb": -m * g, "log_reward": -g}
 
 
-# --------------------------------------------------------------------------- (4.6) SubTB
+# --------------------------------------------------------------------------- (4.13) SubTB
 
 
 def _subtb_pieces(log_F, log_pf, log_pb, mask, lam):
@@ -203,7 +203,7 @@ def _subtb_pieces(log_F, log_pf, log_pb, mask, lam):
 
 
 def subtrajectory_balance(log_F, log_pf, log_pb, mask, lam=0.9):
-    """Eq. (4.6). ``log_F (T + 1, B)`` are the state flows along each trajectory with the
+    """Eq. (4.13). ``log_F (T + 1, B)`` are the state flows along each trajectory with the
     terminal one (at index ``sum(mask[:, b])``) set to log R; entries after it are unused
     but must be finite. Loss: ``mean_b sum_{i<j} w_ij r_ij^2``. Returns ``(loss, r)`` with
     ``r: (T + 1, T + 1, B)`` (meaningful where i < j <= n_b)."""
@@ -222,7 +222,7 @@ def subtrajectory_balance_grad(log_F, log_pf, log_pb, mask, lam=0.9):
     return loss, r, {"log_F": d_F, "log_pf": m * d_delta, "log_pb": -m * d_delta}
 
 
-# --------------------------------------------------------------------------- (4.8) SDB
+# --------------------------------------------------------------------------- (4.15) SDB
 
 
 def _sdb_pieces(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized,
@@ -243,7 +243,7 @@ def _sdb_pieces(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, reali
 
 def stochastic_db_loss(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized,
                        log_reward, mask):  # fmt: skip
-    """Eq. (4.8), indexed as the source code indexes it.
+    """Eq. (4.15), indexed as the source code indexes it.
 
     ``log_flows (K, B)`` and ``fwd_logits, bwd_logits (K, B, V)`` are the policy heads at
     the prefixes 0..K-1 of each sequence's chain; ``intended, realized (K, B)``: the token
@@ -255,7 +255,7 @@ def stochastic_db_loss(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended
         r_k = log F_k + log pi_k[a] + log Phat_k[x] - g_k - log P_B,{k+1}[a]
         g_k = log F_{k+1}  (k < K - 2),   g_{K-2} = log R,    a = a_{k+1}, x = x_{k+1}
 
-    and the loss is ``sum(mask r^2) / sum(mask)``: detailed balance (4.4) with the forward
+    and the loss is ``sum(mask r^2) / sum(mask)``: detailed balance (4.11) with the forward
     log-probability ``log pi + log Phat`` of the two half-steps. With the source's call
     (prefixes of lengths 1..L, K = L) the first transition from the empty prefix is left
     out; passing the chain 0..L (K = L + 1, a dummy token in row 0) includes it.
@@ -288,11 +288,11 @@ def stochastic_db_grad(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended
     return loss, r, grads
 
 
-# --------------------------------------------------------------------------- (4.9) CE
+# --------------------------------------------------------------------------- (4.16) CE
 
 
 def dynamics_cross_entropy(logits, realized, mask=None):
-    """Eq. (4.9): ``- sum(mask log softmax(logits)[x]) / sum(mask)`` for ``logits (..., V)``.
+    """Eq. (4.16): ``- sum(mask log softmax(logits)[x]) / sum(mask)`` for ``logits (..., V)``.
 
     Returns ``(loss, d_logits)``; the maximum-likelihood fit of the dynamics model.
     """

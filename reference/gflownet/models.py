@@ -52,6 +52,19 @@ def encode_prefixes(sequences, length, vocab):
     return xp.asarray(codes.reshape(length + 1, B, length * vocab))
 
 
+def encode_partial(prefixes, length, vocab):
+    """One-hot codes ``(N, L V)`` of realized prefixes ``(N, t)`` of one length t <= L."""
+    prefixes = np.asarray(prefixes)
+    if prefixes.ndim != 2 or prefixes.shape[1] > length:
+        raise ValueError(
+            f"prefixes: expected shape (N, t) with t <= {length}, got {prefixes.shape}"
+        )
+    N, t = prefixes.shape
+    padded = np.zeros((N, length), dtype=np.int64)
+    padded[:, :t] = prefixes
+    return encode_prefixes(padded, length, vocab)[t]
+
+
 def encode_dynamics_inputs(prefix_codes, intended, vocab):
     """``[e(prefix), onehot(a)]`` for the dynamics network.
 

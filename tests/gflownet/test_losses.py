@@ -1,4 +1,4 @@
-"""Losses (4.3)-(4.9): hand-derived gradients against autograd and central differences on
+"""Losses (4.10)-(4.16): hand-derived gradients against autograd and central differences on
 random shapes, the source's SDB indexing written out as a loop, and input validation."""
 
 import numpy as np
@@ -47,7 +47,7 @@ def sdb_call(fn, x, tokens, mask):
               tokens["intended"], tokens["realized"], x["log_reward"], mask)  # fmt: skip
 
 
-# --------------------------------------------------------------------------- SDB (4.8)
+# --------------------------------------------------------------------------- SDB (4.15)
 
 
 @settings(max_examples=10, deadline=None)

@@ -1,0 +1,340 @@
+"""Training a GFlowNet in the sticky sequence environment: rollouts, losses, optimiser steps.
+
+One iteration (the source's loop, with the fixes listed below):
+
+1. roll out ``batch_online`` trajectories: the intended token is drawn from the policy
+   ``softmax(behaviour_scale * forward logits)``, replaced by a uniform token with
+   probability ``epsilon``, and then the environment applies the sticky kernel (4.2);
+2. add ``batch_offline`` sequences from the offline set with *fabricated* intended tokens:
+   each realized token is replaced by a uniform one with probability alpha. (This is the
+   posterior P(a | x) of the intended token under a uniform prior on a, not a sample of how
+   the data arose; the source does the same);
+3. evaluate the policy network at every prefix of every sequence and take one Adam step
+   (gradient-norm clipping) on the method's loss:
+
+   * ``"sdb"``: stochastic detailed balance (4.15) with the learned dynamics Phat;
+   * ``"db"``: the same without Phat: detailed balance that treats the intended token as
+     if it had been executed (the source's DB baseline);
+   * ``"tb"``: trajectory balance (4.12) with a learned log Z (its own Adam, ``lr_log_Z``);
+   * ``"zvar"``: the log-partition variance (4.14), a reverse-KL / VarGrad objective;
+
+   DB, TB and ZVar ignore the stochasticity: their forward probability is pi(a | s) alone;
+4. for ``"sdb"``, one Adam step of the dynamics cross-entropy (4.16) on environment
+   transitions of the online trajectories only (the offline intended tokens are made up):
+   the current batch (``dynamics="on-policy"``) or a minibatch from a FIFO replay buffer
+   (``dynamics="replay"``).
+
+The reward is ``Rtilde = max(R^beta(t), r_min)`` with the source's ramp
+``beta(t) = 1 + (beta - 1)(1 - 1 / (1 + t / rho))`` and floor ``r_min = 1e-32``.
+
+Fixes relative to the source (each is a switch): the first transition, from the empty
+prefix, is in the loss (``include_empty_prefix``); the behaviour policy is pi itself
+(``behaviour_scale = 1``; the source samples from softmax(5 x logits)); one output layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from reference import io, nn
+
+from . import losses, models
+from .envs import StickySequenceEnv
+
+METHODS = ("sdb", "db", "tb", "zvar")
+REWARD_FLOOR = 1e-32
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    method: str = "sdb"
+    alpha: float = 0.1
+    iterations: int = 2000
+    batch_online: int = 16
+    batch_offline: int = 16
+    hidden: int = 256
+    depth: int = 2
+    lr: float = 1e-3
+    lr_log_Z: float = 0.1
+    lr_dynamics: float = 1e-3
+    clip: float = 10.0
+    epsilon: float = 0.001
+    behaviour_scale: float = 1.0
+    beta: float = 3.0
+    rho: float = 3.0
+    reward_floor: float = REWARD_FLOOR
+    include_empty_prefix: bool = True
+    dynamics: str = "on-policy"
+    replay_size: int = 8192
+    dynamics_batch: int = 128
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method: expected one of {METHODS}, got {self.method!r}")
+        if self.dynamics not in ("on-policy", "replay"):
+            raise ValueError(f"dynamics: expected 'on-policy' or 'replay', got {self.dynamics!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha: expected a probability in [0, 1], got {self.alpha}")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ValueError(f"epsilon: expected a probability in [0, 1], got {self.epsilon}")
+        if self.batch_online < 1 or self.batch_offline < 0:
+            raise ValueError(
+                f"batch_online, batch_offline: expected >= 1 and >= 0, got "
+                f"{self.batch_online}, {self.batch_offline}"
+            )
+        if self.iterations < 0:
+            raise ValueError(f"iterations: expected >= 0, got {self.iterations}")
+        if not (self.beta > 0 and self.rho > 0 and self.reward_floor > 0):
+            raise ValueError("beta, rho, reward_floor: expected positive numbers")
+
+
+def reward_exponent(t, beta, rho):
+    """The source's ramp ``beta(t) = 1 + (beta - 1)(1 - 1 / (1 + t / rho))``: 1 at t = 0."""
+    return 1.0 + (beta - 1.0) * (1.0 - 1.0 / (1.0 + t / rho))
+
+
+def log_reward(scores, exponent, floor=REWARD_FLOOR):
+    """``log max(max(R, 0)^exponent, floor)``; NaN or infinite scores count as 0."""
+    R = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.log(np.maximum(np.maximum(R, 0.0) ** exponent, floor))
+
+
+def fabricate_intended(realized, alpha, rng, vocab):
+    """The source's made-up intended tokens for offline data: each token replaced by a
+    uniform one with probability ``alpha``."""
+    noise = rng.integers(0, vocab, size=realized.shape)
+    return np.where(rng.random(realized.shape) < alpha, noise, realized)
+
+
+@dataclass
+class TrainState:
+    """Everything a run carries from one iteration to the next (checkpointed as a tree)."""
+
+    policy: dict
+    policy_opt: dict
+    log_Z: np.ndarray
+    log_Z_opt: dict
+    dynamics: dict
+    dynamics_opt: dict
+    iteration: int = 0
+    replay: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+
+
+def init_state(config, length, vocab, rng):
+    policy = models.init_policy(length, vocab, config.hidden, config.depth, rng)
+    dynamics = models.init_dynamics(length, vocab, config.hidden, config.depth, rng)
+    log_Z = {"log_Z": np.zeros(())}
+    return TrainState(
+        policy=policy,
+        policy_opt=nn.Adam(lr=config.lr).init(policy),
+        log_Z=log_Z["log_Z"],
+        log_Z_opt=nn.Adam(lr=config.lr_log_Z).init(log_Z),
+        dynamics=dynamics,
+        dynamics_opt=nn.Adam(lr=config.lr_dynamics).init(dynamics),
+        history={k: [] for k in ("loss", "grad_norm", "dynamics_ce", "beta", "log_Z", "reward")},
+    )
+
+
+def make_log_policy(params, length, vocab, scale=1.0):
+    """``log_policy(prefixes (N, t)) -> (N, V)`` forward logits (times ``scale``)."""
+
+    def log_policy(prefixes):
+        fwd, _, _, _ = models.policy_forward(params, models.encode_partial(prefixes, length, vocab))
+        return scale * fwd
+
+    return log_policy
+
+
+def _chain(tokens_bm, include_empty):
+    """Time-major chain tokens for the losses: row k + 1 is the token appended at prefix k."""
+    tm = tokens_bm.T
+    return np.concatenate([np.zeros_like(tm[:1]), tm]) if include_empty else tm
+
+
+def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs=None):
+    """The method's loss on complete sequences ``(B, L)`` and its gradients.
+
+    Returns ``(loss, policy_grads, d_log_Z)``.
+    """
+    B, L = realized.shape
+    V = state.policy["W1"].shape[0] // L
+    codes = models.encode_prefixes(realized, L, V)  # (L + 1, B, L V)
+    if not config.include_empty_prefix:
+        codes = codes[1:]  # the source: prefixes of lengths 1..L
+    fwd, bwd, log_F, cache = models.policy_forward(state.policy, codes)
+    a, x = (
+        _chain(intended, config.include_empty_prefix),
+        _chain(realized, config.include_empty_prefix),
+    )
+    mask = np.ones((fwd.shape[0] - 1, B))
+    d_log_Z = 0.0
+    if config.method in ("sdb", "db"):
+        dyn = dyn_logprobs if config.method == "sdb" else None
+        loss, _, g = losses.stochastic_db_grad(log_F, fwd, bwd, dyn, a, x, log_R, mask)
+        d_fwd, d_bwd, d_F = g["fwd_logits"], g["bwd_logits"], g["log_flows"]
+    else:
+        log_pf, log_pb = losses.transition_logprobs(fwd, bwd, a)
+        if config.method == "tb":
+            loss, _, g = losses.trajectory_balance_grad(state.log_Z, log_pf, log_pb, log_R, mask)
+            d_log_Z = g["log_Z"]
+        else:
+            loss, _, g = losses.log_partition_variance_grad(log_pf, log_pb, log_R, mask)
+        d_fwd, d_bwd = losses.transition_logprobs_backward(fwd, bwd, a, g["log_pf"], g["log_pb"])
+        d_F = None
+    grads = models.policy_backward(state.policy, cache, d_fwd, d_bwd, d_F)
+    return float(loss), grads, d_log_Z
+
+
+def dynamics_inputs(realized, intended, vocab, include_empty=True):
+    """Dynamics-network inputs ``(K - 1, B, (L + 1) V)`` and targets ``(K - 1, B)`` for the
+    transitions of complete sequences (prefix k, intended a_{k+1}) -> realized x_{k+1}."""
+    B, L = realized.shape
+    codes = models.encode_prefixes(realized, L, vocab)[:-1]  # prefixes 0..L-1
+    inputs = models.encode_dynamics_inputs(codes, intended.T, vocab)
+    targets = realized.T
+    if not include_empty:
+        inputs, targets = inputs[1:], targets[1:]
+    return inputs, targets
+
+
+def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, callback=None,
+          checkpoint_path=None, state=None):  # fmt: skip
+    """Run ``config.iterations`` iterations on the reward table ``scores`` (V^L,), indexed by
+    the base-4 code (4.1). ``offline_codes`` are codes of offline sequences (None or empty:
+    on-policy only). ``callback(iteration, state)`` runs after every iteration.
+    Returns the final :class:`TrainState` (its ``history`` holds per-iteration values)."""
+    from tqdm.auto import tqdm
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (vocab**length,):
+        raise ValueError(f"scores: expected shape ({vocab**length},), got {scores.shape}")
+    rng = np.random.default_rng(config.seed)
+    if state is None:
+        state = init_state(config, length, vocab, rng)
+    env = StickySequenceEnv(config.alpha, length, vocab)
+    place = vocab ** np.arange(length - 1, -1, -1)
+    use_offline = offline_codes is not None and len(offline_codes) and config.batch_offline > 0
+    opt, opt_Z, opt_dyn = (nn.Adam(lr=config.lr), nn.Adam(lr=config.lr_log_Z),
+                           nn.Adam(lr=config.lr_dynamics))  # fmt: skip
+    start = state.iteration
+    bar = tqdm(range(start, config.iterations), disable=not progress, desc=config.method)
+    for it in bar:
+        log_policy = make_log_policy(state.policy, length, vocab, config.behaviour_scale)
+        online = env.rollout(log_policy, config.batch_online, rng, epsilon=config.epsilon)
+        realized, intended = online.realized, online.intended
+        if use_offline:
+            picked = rng.choice(np.asarray(offline_codes), size=config.batch_offline)
+            off = (picked[:, None] // place) % vocab
+            realized = np.concatenate([realized, off])
+            intended = np.concatenate([intended, fabricate_intended(off, config.alpha, rng, vocab)])
+        exponent = reward_exponent(it, config.beta, config.rho)
+        log_R = log_reward(scores[realized @ place], exponent, config.reward_floor)
+
+        dyn_logprobs, ce = None, float("nan")
+        if config.method == "sdb":
+            inputs, _ = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix)
+            logits, _ = models.dynamics_forward(state.dynamics, inputs)
+            dyn_logprobs = nn.log_softmax(logits)
+        loss, grads, d_log_Z = policy_loss_and_grads(
+            config, state, realized, intended, log_R, dyn_logprobs
+        )
+        grads, norm = nn.clip_grad_norm(grads, config.clip)
+        state.policy, state.policy_opt = opt.step(state.policy, grads, state.policy_opt)
+        if config.method == "tb":
+            new, state.log_Z_opt = opt_Z.step(
+                {"log_Z": state.log_Z}, {"log_Z": np.asarray(d_log_Z)}, state.log_Z_opt
+            )
+            state.log_Z = new["log_Z"]
+        if config.method == "sdb":
+            ce = _dynamics_step(config, state, online.realized, online.intended, vocab, rng,
+                                opt_dyn)  # fmt: skip
+        state.iteration = it + 1
+        h = state.history
+        h["loss"].append(loss)
+        h["grad_norm"].append(float(norm))
+        h["dynamics_ce"].append(ce)
+        h["beta"].append(exponent)
+        h["log_Z"].append(float(state.log_Z))
+        h["reward"].append(float(scores[online.realized @ place].mean()))
+        if progress and it % 50 == 0:
+            bar.set_postfix(loss=f"{loss:.3g}", R=f"{h['reward'][-1]:.3f}")
+        if callback is not None:
+            callback(it, state)
+    if checkpoint_path is not None:
+        save_checkpoint(checkpoint_path, config, state)
+    return state
+
+
+def _dynamics_step(config, state, realized, intended, vocab, rng, opt):
+    inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix)
+    inputs, targets = inputs.reshape(-1, inputs.shape[-1]), targets.reshape(-1)
+    if config.dynamics == "replay":
+        buf = state.replay
+        buf["inputs"] = np.concatenate([buf.get("inputs", inputs[:0]), inputs])[
+            -config.replay_size :
+        ]
+        buf["targets"] = np.concatenate([buf.get("targets", targets[:0]), targets])[
+            -config.replay_size :
+        ]
+        pick = rng.integers(0, len(buf["targets"]), size=config.dynamics_batch)
+        inputs, targets = buf["inputs"][pick], buf["targets"][pick]
+    logits, cache = models.dynamics_forward(state.dynamics, inputs)
+    ce, d_logits = losses.dynamics_cross_entropy(logits, targets)
+    grads = models.dynamics_backward(state.dynamics, cache, d_logits)
+    grads, _ = nn.clip_grad_norm(grads, config.clip)
+    state.dynamics, state.dynamics_opt = opt.step(state.dynamics, grads, state.dynamics_opt)
+    return float(ce)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path, config, state):
+    """Parameters, optimiser states, log Z and history in one ``.npz`` (``reference.io``)."""
+    tree = {
+        "policy": state.policy,
+        "policy_opt": state.policy_opt,
+        "log_Z": np.asarray(state.log_Z),
+        "log_Z_opt": state.log_Z_opt,
+        "dynamics": state.dynamics,
+        "dynamics_opt": state.dynamics_opt,
+        "iteration": int(state.iteration),
+        "history": {k: np.asarray(v, dtype=np.float64) for k, v in state.history.items()},
+    }
+    return io.save(path, tree, metadata={"config": dataclasses.asdict(config),
+                                         "saved_at": time.time()})  # fmt: skip
+
+
+def load_checkpoint(path):
+    """Inverse of :func:`save_checkpoint`: ``(TrainConfig, TrainState)``; training resumes
+    from it with ``train(config, ..., state=state)`` (the random stream restarts)."""
+    tree, meta = io.load(path)
+    config = TrainConfig(**meta["config"])
+    state = TrainState(
+        policy=tree["policy"],
+        policy_opt=tree["policy_opt"],
+        log_Z=np.asarray(tree["log_Z"]),
+        log_Z_opt=tree["log_Z_opt"],
+        dynamics=tree["dynamics"],
+        dynamics_opt=tree["dynamics_opt"],
+        iteration=int(tree["iteration"]),
+        history={k: list(v) for k, v in tree["history"].items()},
+    )
+    return config, state
+
+
+def learned_kernel_error(state, realized, intended, alpha, vocab):
+    """Mean KL(T(. | a) || Phat(. | prefix, a)) over the transitions of the given sequences:
+    how close the learned dynamics are to the true sticky kernel (4.2)."""
+    inputs, targets = dynamics_inputs(realized, intended, vocab)
+    logits, _ = models.dynamics_forward(state.dynamics, inputs)
+    logq = nn.log_softmax(logits)
+    a = np.asarray(intended).T
+    T = (1 - alpha) * np.eye(vocab)[a] + alpha / vocab
+    return float(np.mean(np.sum(T * (np.log(T) - logq), axis=-1)))
