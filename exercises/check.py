@@ -53,7 +53,12 @@ from reference.gradcheck import rel_error
 EXERCISES_DIR = Path(__file__).resolve().parent
 
 # Modules that register specs when imported; each chapter appends its own.
-SPEC_MODULES = ("exercises.chapter01", "exercises.chapter02", "exercises.chapter05")
+SPEC_MODULES = (
+    "exercises.chapter01",
+    "exercises.chapter02",
+    "exercises.chapter04",
+    "exercises.chapter05",
+)
 
 REGISTRY: dict[str, ExerciseSpec] = {}
 
