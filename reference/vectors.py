@@ -45,6 +45,7 @@ MODULES = (
     "reference.nn_vectors",
     "reference.residual_dynamics.vectors",
     "reference.active_inference.vectors",
+    "reference.ngc.vectors",
 )
 
 _BUILDERS: dict[str, list[Callable[[], list]]] = {}
