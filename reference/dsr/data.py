@@ -1,12 +1,12 @@
 """Benchmark data of chapter 3: Lorenz-63, Roessler and Lorenz-96, integrated here.
 
-The three flows dx/dt = f(x) (eqs. 3.1-3.3)::
+The three flows dx/dt = f(x) (eqs. 3.30-3.32)::
 
-    (3.1) Lorenz-63    f = [sigma (y - x), x (rho - z) - y, x y - beta z]
+    (3.30) Lorenz-63    f = [sigma (y - x), x (rho - z) - y, x y - beta z]
                        sigma = 10, rho = 28, beta = 8/3
-    (3.2) Roessler     f = [-y - z, x + a y, b + z (x - c)]
+    (3.31) Roessler     f = [-y - z, x + a y, b + z (x - c)]
                        a = 0.2, b = 0.2, c = 5.7
-    (3.3) Lorenz-96    f_i = (x_{i+1} - x_{i-2}) x_{i-1} - x_i + F   (indices mod N)
+    (3.32) Lorenz-96    f_i = (x_{i+1} - x_{i-2}) x_{i-1} - x_i + F   (indices mod N)
                        F = 8, N = 20
 
 are integrated with the classical fourth-order Runge-Kutta scheme (RK4) at an internal step
@@ -106,7 +106,7 @@ def _check_state(system, x, name="x"):
 
 
 def vector_field(system, x, params=None):
-    """f(x) of eqs. (3.1)-(3.3) on states ``x: (..., D)``; vectorised over leading axes."""
+    """f(x) of eqs. (3.30)-(3.32) on states ``x: (..., D)``; vectorised over leading axes."""
     system = _check_system(system)
     return _f(system, _check_state(system, x), _system_params(system, params))
 
@@ -339,17 +339,17 @@ def simulate(
 
 
 def lorenz63(n_steps, rng, **kw):
-    """Lorenz-63 data set (eq. 3.1), dt 0.01, standardised; ``noise=0.05`` for 5 % noise."""
+    """Lorenz-63 data set (eq. 3.30), dt 0.01, standardised; ``noise=0.05`` for 5 % noise."""
     return simulate("lorenz63", n_steps, rng, **kw)
 
 
 def roessler(n_steps, rng, **kw):
-    """Roessler data set (eq. 3.2), dt 0.05, standardised."""
+    """Roessler data set (eq. 3.31), dt 0.05, standardised."""
     return simulate("roessler", n_steps, rng, **kw)
 
 
 def lorenz96(n_steps, rng, **kw):
-    """Lorenz-96 data set (eq. 3.3), N = 20, F = 8, dt 0.05, standardised."""
+    """Lorenz-96 data set (eq. 3.32), N = 20, F = 8, dt 0.05, standardised."""
     return simulate("lorenz96", n_steps, rng, **kw)
 
 

@@ -1,4 +1,4 @@
-"""Chapter 3 data: the vector fields (3.1)-(3.3), RK4 and its Jacobian, the numba twin,
+"""Chapter 3 data: the vector fields (3.30)-(3.32), RK4 and its Jacobian, the numba twin,
 the data sets (standardised, reproducible, noisy) and known facts about the attractors."""
 
 import numpy as np
