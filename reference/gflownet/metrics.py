@@ -19,9 +19,12 @@ the losses see, eq. 4.6), we report::
     (4.8)   H[p] = - sum_x p(x) log p(x),   ratio H[p_theta] / H[p*]
     (4.9)   KL(p* || p_theta) = sum_x p* log(p* / p_theta),  KL(p_theta || p*) likewise
 
-and, from samples: the top-k mean reward and the diversity of the top k (mean pairwise
-Levenshtein distance) and the modes found. Modes are the strict Hamming-1 local maxima of R
-(335 on TF-Bind-8). Its exact twin is the expected number of distinct modes among n draws,
+and, from samples: the top-k mean reward, the diversity of the top k and the modes found,
+
+    (4.17)  div = 1 / (k (k - 1)) sum_{i != j} lev(x_i, x_j)     (mean pairwise edit distance)
+
+Modes are the strict Hamming-1 local maxima of R (335 on TF-Bind-8); the exact twin of the
+number found is the expected number of distinct modes among n draws,
 ``sum_m 1 - (1 - p_theta(m))^n``.
 
 A policy is any callable ``log_policy(prefixes) -> (N, V)``: ``prefixes`` (N, t) int64 realized
@@ -268,7 +271,7 @@ def levenshtein_matrix(sequences):
 
 
 def diversity(codes, length=LENGTH, vocab=VOCAB):
-    """Mean pairwise Levenshtein distance over the distinct pairs of ``codes``."""
+    """Eq. (4.17): mean pairwise Levenshtein distance over the distinct pairs of ``codes``."""
     codes = np.asarray(codes)
     if codes.size < 2:
         raise ValueError(f"codes: expected at least 2 sequences, got {codes.size}")

@@ -1,0 +1,271 @@
+"""Test vectors of chapter 4 (registered as ``gflownet``); see :mod:`reference.vectors`.
+
+Small problems with sizes that differ on purpose (V = 3 tokens, L = 4 positions, B = 2 or 3
+sequences, K = 5 prefixes) so that a swapped axis in a port is a shape error. Integer arrays
+(tokens, codes) are stored as float64 and cast back to int64 here; lists of per-level tables
+are dicts ``{"t0": ..., "t1": ...}``. Arrays are time-major where the losses are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import log_softmax
+
+from reference.gflownet import data, envs, losses, metrics
+from reference.vectors import Case, register
+
+SEED = 4
+_FN = "reference.gflownet."
+
+
+def _int(x):
+    return np.asarray(x).astype(np.int64)
+
+
+def _tables(inp):
+    return [inp["tables"][f"t{t}"] for t in range(len(inp["tables"]))]
+
+
+def _tree(inp):
+    tables = _tables(inp)
+    V, L = tables[0].shape[1], len(tables)
+    log_p = metrics.terminal_log_probs(metrics.tabular_policy(tables), inp["alpha"], L, V)
+    return {"log_p": log_p}
+
+
+def _divergences(inp):
+    p, q = inp["p"], inp["q"]
+    return {
+        "l1": np.asarray(metrics.l1_distance(p, q)),
+        "entropy_p": np.asarray(metrics.entropy(p)),
+        "kl_p_q": np.asarray(metrics.kl_divergence(p, q)),
+        "kl_q_p": np.asarray(metrics.kl_divergence(q, p)),
+    }
+
+
+def _landscape(inp):
+    R, L, V = inp["scores"], inp["length"], inp["vocab"]
+    p_star = metrics.target_distribution(R, inp["beta"], inp["r_min"])
+    modes = metrics.local_maxima(R, L, V)
+    at = metrics.attainability(p_star, inp["alpha"], L, V)
+    return {
+        "p_star": p_star,
+        "modes": modes.astype(np.float64),
+        "violated_fraction": np.asarray(at["violated_fraction"]),
+        "l1_naive": np.asarray(at["l1_naive"]),
+        "l1_deconvolved": np.asarray(at["l1_deconvolved"]),
+    }
+
+
+def _sdb(inp, grad=True):
+    args = (
+        inp["log_flows"],
+        inp["fwd_logits"],
+        inp["bwd_logits"],
+        inp.get("dyn_logprobs"),
+        _int(inp["intended"]),
+        _int(inp["realized"]),
+        inp["log_reward"],
+        inp["mask"],
+    )
+    if not grad:
+        loss, r = losses.stochastic_db_loss(*args)
+        return {"loss": np.asarray(loss), "residuals": r}
+    loss, r, g = losses.stochastic_db_grad(*args)
+    return {"loss": np.asarray(loss), "residuals": r, "grads": g}
+
+
+def _tb_zvar(inp):
+    a = (inp["log_pf"], inp["log_pb"], inp["log_reward"], inp["mask"])
+    tb, r_tb, g_tb = losses.trajectory_balance_grad(inp["log_Z"], *a)
+    zv, c, g_zv = losses.log_partition_variance_grad(*a)
+    return {
+        "tb_loss": np.asarray(tb),
+        "tb_residuals": r_tb,
+        "tb_grads": {k: np.asarray(v) for k, v in g_tb.items()},
+        "zvar_loss": np.asarray(zv),
+        "zvar_centred": c,
+        "zvar_grads": {k: np.asarray(v) for k, v in g_zv.items()},
+    }
+
+
+def _subtb(inp):
+    loss, _, g = losses.subtrajectory_balance_grad(
+        inp["log_F"], inp["log_pf"], inp["log_pb"], inp["mask"], inp["lam"]
+    )
+    return {"loss": np.asarray(loss), "grads": g}
+
+
+def _dyn_ce(inp):
+    loss, d = losses.dynamics_cross_entropy(inp["logits"], _int(inp["realized"]), inp["mask"])
+    return {"loss": np.asarray(loss), "d_logits": d}
+
+
+@register("gflownet")
+def cases():
+    rng = np.random.default_rng(SEED)
+    V, L, B, K = 3, 4, 2, 5
+
+    seqs = rng.integers(0, 4, size=(3, 8))
+    codes_inp = {"sequences": seqs.astype(np.float64)}
+    tables = {f"t{t}": 2.0 * rng.normal(size=(V**t, V)) for t in range(L)}
+    tables["t2"][4, 1] = -np.inf  # a token the policy never intends: still realized by noise
+    scores = rng.uniform(0.0, 1.0, size=V**L)
+    scores[7] = 0.0  # a zero reward: the floor r_min keeps the target's support full
+    p = rng.dirichlet(np.ones(6))
+    q = rng.dirichlet(np.ones(6))
+
+    intended = rng.integers(0, V, size=(K, B))
+    realized = np.where(rng.random((K, B)) < 0.4, rng.integers(0, V, (K, B)), intended)
+    mask = np.ones((K - 1, B))
+    mask[0, 1] = 0.0  # the source's call leaves the first transition out of some chains
+    sdb = {
+        "log_flows": rng.normal(size=(K, B)),
+        "fwd_logits": rng.normal(size=(K, B, V)),
+        "bwd_logits": rng.normal(size=(K, B, V)),
+        "dyn_logprobs": log_softmax(rng.normal(size=(K - 1, B, V)), axis=-1),
+        "intended": intended.astype(np.float64),
+        "realized": realized.astype(np.float64),
+        "log_reward": np.log(rng.uniform(0.1, 1.0, size=B)),
+        "mask": mask,
+    }
+    T3 = 6
+    tmask = (np.arange(T3)[:, None] < np.array([6, 3, 4])[None, :]).astype(np.float64)
+    traj = {
+        "log_Z": 0.3,
+        "log_pf": np.log(rng.uniform(0.1, 1.0, size=(T3, 3))),
+        "log_pb": np.log(rng.uniform(0.1, 1.0, size=(T3, 3))),
+        "log_reward": np.log(rng.uniform(0.1, 2.0, size=3)),
+        "mask": tmask,
+    }
+    subtb = {
+        "log_F": rng.normal(size=(T3 + 1, 3)),
+        **{k: traj[k] for k in ("log_pf", "log_pb", "mask")},
+        "lam": 0.9,
+    }
+
+    return [
+        Case(
+            "gflownet.sequence_to_code",
+            _FN + "data.sequence_to_code",
+            "(4.1)",
+            "codes of 8-mers over 4 tokens, first token most significant: sum x_i 4^(7-i); "
+            "also the inverse and the 24 Hamming-1 neighbours (grouped by position, token "
+            "increasing by 1..3 modulo 4)",
+            codes_inp,
+            lambda inp: {
+                "codes": data.sequence_to_code(_int(inp["sequences"])).astype(np.float64),
+                "round_trip": data.code_to_sequence(data.sequence_to_code(_int(inp["sequences"]))),
+                "neighbours": data.hamming_neighbours(
+                    data.sequence_to_code(_int(inp["sequences"]))
+                ).astype(np.float64),
+            },
+        ),
+        Case(
+            "gflownet.sticky_kernel",
+            _FN + "envs.sticky_kernel",
+            "(4.2)-(4.3)",
+            "T[a, v] = (1 - alpha) [v = a] + alpha / V for alpha 0.25, V 3; and the realized "
+            "log-probabilities log((1 - alpha) pi + alpha / V) of two policies (one with a -inf "
+            "entry) in log space",
+            {"alpha": 0.25, "vocab": 3, "log_pi": log_softmax(rng.normal(size=(2, 3)), -1)},
+            lambda inp: {
+                "T": envs.sticky_kernel(inp["alpha"], inp["vocab"]),
+                "log_q": metrics.log_realized(inp["log_pi"], inp["alpha"]),
+            },
+        ),
+        Case(
+            "gflownet.terminal_log_probs",
+            _FN + "metrics.terminal_log_probs",
+            "(4.5)",
+            "exact log p(x) of all 3^4 sequences for a tabular policy (tables[t]: logits "
+            "(3^t, 3) indexed by prefix code; one -inf logit) under sticky noise alpha 0.3",
+            {"tables": tables, "alpha": 0.3},
+            _tree,
+        ),
+        Case(
+            "gflownet.divergences",
+            _FN + "metrics.l1_distance",
+            "(4.7)-(4.9)",
+            "L1 = sum |p - q|, entropy -sum p log p, KL(p || q) and KL(q || p) of two random "
+            "distributions over 6 outcomes",
+            {"p": p, "q": q},
+            _divergences,
+        ),
+        Case(
+            "gflownet.landscape",
+            _FN + "metrics.target_distribution",
+            "(4.6)",
+            "target max(R^beta, r_min) / Z (beta 3, r_min 1e-32, one zero reward) on a random "
+            "3^4 landscape; its strict Hamming-1 local maxima; attainability at alpha 0.5 "
+            "(share of target conditionals below alpha / V, L1 of the naive and deconvolved "
+            "realizable policies)",
+            {
+                "scores": scores,
+                "beta": 3.0,
+                "r_min": 1e-32,
+                "alpha": 0.5,
+                "length": L,
+                "vocab": V,
+            },
+            _landscape,
+        ),
+        Case(
+            "gflownet.levenshtein",
+            _FN + "metrics.levenshtein_matrix",
+            "(4.17)",
+            "pairwise edit distances of 5 sequences of length 8 (one a cyclic shift of "
+            "another) and their mean over distinct pairs (diversity)",
+            {"sequences": np.vstack([seqs, np.roll(seqs[:1], 1, axis=1), seqs[1:2]])},
+            lambda inp: {
+                "D": metrics.levenshtein_matrix(_int(inp["sequences"])).astype(np.float64),
+            },
+        ),
+        Case(
+            "gflownet.stochastic_db",
+            _FN + "losses.stochastic_db_grad",
+            "(4.15)",
+            "SDB along K = 5 prefixes, B = 2, V = 3 (index k + 1 holds the token appended after "
+            "prefix k); residuals, masked mean of squares and gradients w.r.t. log_flows, "
+            "fwd_logits, bwd_logits, log_reward (dyn_logprobs constant)",
+            sdb,
+            _sdb,
+        ),
+        Case(
+            "gflownet.detailed_balance_chain",
+            _FN + "losses.stochastic_db_loss",
+            "(4.11)",
+            "the same chain without the dynamics term (deterministic DB)",
+            {k: v for k, v in sdb.items() if k != "dyn_logprobs"},
+            lambda inp: _sdb(inp, grad=False),
+        ),
+        Case(
+            "gflownet.tb_zvar",
+            _FN + "losses.trajectory_balance_grad",
+            "(4.12), (4.14)",
+            "TB (log Z 0.3) and ZVar for 3 trajectories of lengths 6, 3, 4 (time-major, "
+            "padded with mask 0): losses, residuals and gradients",
+            traj,
+            _tb_zvar,
+        ),
+        Case(
+            "gflownet.subtb",
+            _FN + "losses.subtrajectory_balance_grad",
+            "(4.13)",
+            "SubTB(lambda = 0.9) of the same 3 trajectories with state flows log_F (T + 1, B)",
+            subtb,
+            _subtb,
+        ),
+        Case(
+            "gflownet.dynamics_cross_entropy",
+            _FN + "losses.dynamics_cross_entropy",
+            "(4.16)",
+            "masked mean of -log softmax(logits)[x] over (K - 1, B) = (4, 2) and its gradient",
+            {
+                "logits": rng.normal(size=(K - 1, B, V)),
+                "realized": realized[1:].astype(np.float64),
+                "mask": mask,
+            },
+            _dyn_ce,
+        ),
+    ]
