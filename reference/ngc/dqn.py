@@ -61,6 +61,8 @@ class DQNConfig:
     epsilon_schedule: str = "linear"
     epsilon_decay_steps: int = 10_000
     epsilon_decay: float = 0.999
+    obs_low: tuple | None = None
+    obs_high: tuple | None = None
 
     def __post_init__(self):
         if not self.hidden or any(int(h) != h or h < 1 for h in self.hidden):
@@ -268,6 +270,13 @@ class DQNAgent:
         self.optimizer = nn.Adam(lr=config.lr)
         self.opt_state = self.optimizer.init(self.params)
         self.memory = ReplayMemory(config.replay_capacity, obs_dim)
+        if config.obs_low is not None:
+            low, high = np.asarray(config.obs_low, float), np.asarray(config.obs_high, float)
+            if low.shape != (obs_dim,) or high.shape != (obs_dim,) or not np.all(high > low):
+                raise ValueError(f"obs_low, obs_high: expected ({obs_dim},) with high > low")
+            self._center, self._half = (high + low) / 2, (high - low) / 2
+        else:
+            self._center, self._half = np.zeros(obs_dim), np.ones(obs_dim)
         self.steps = 0
         self.updates = 0
 
@@ -275,9 +284,13 @@ class DQNAgent:
     def epsilon(self):
         return epsilon_at(self.steps, self.config)
 
+    def scale(self, obs):
+        """``(obs - center) / half``: the Box ``[obs_low, obs_high]`` mapped to ``[-1, 1]``."""
+        return (np.asarray(obs, dtype=np.float64) - self._center) / self._half
+
     def q(self, obs):
-        """Q-values of one observation ``(obs_dim,)`` or a batch ``(N, obs_dim)``."""
-        x = xp.asarray(obs, dtype=xp.float64)
+        """Q-values of one raw observation ``(obs_dim,)`` or a batch ``(N, obs_dim)``."""
+        x = xp.asarray(self.scale(obs))
         single = x.ndim == 1
         q = q_values(self.params, x[None] if single else x, self.config.activation)
         return q[0] if single else q
@@ -303,7 +316,7 @@ class DQNAgent:
 
     def observe(self, obs, action, reward, next_obs, terminated, truncated, rng):
         c = self.config
-        self.memory.add(obs, action, reward, next_obs, terminated)
+        self.memory.add(self.scale(obs), action, reward, self.scale(next_obs), terminated)
         self.steps += 1
         diag = {"epsilon": self.epsilon}
         if len(self.memory) >= max(c.learn_start, c.batch_size) and self.steps % c.train_every == 0:
@@ -348,8 +361,9 @@ def dqn_config(config=None, **overrides) -> DQNConfig:
     unknown = set(base) - {f.name for f in dataclasses.fields(DQNConfig)}
     if unknown:
         raise ValueError(f"config: unknown DQN settings {sorted(unknown)}")
-    if "hidden" in base:
-        base["hidden"] = tuple(base["hidden"])
+    for k in ("hidden", "obs_low", "obs_high"):
+        if base.get(k) is not None:
+            base[k] = tuple(base[k])
     return DQNConfig(**base)
 
 

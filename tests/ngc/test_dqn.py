@@ -189,3 +189,19 @@ def test_td_loss_grad_q_matches_autograd(loss, rng):
     auto = gradcheck.autograd_grads(f, {"q": q})["q"]
     assert gradcheck.rel_error(dq, auto) < 1e-15
     np.testing.assert_array_equal(delta, q[np.arange(6), actions] - y)
+
+
+def test_observation_scaling_maps_the_box_to_unit_interval(rng):
+    cfg = dict(
+        hidden=(4,), obs_low=[-1.2, -0.07], obs_high=[0.6, 0.07], learn_start=1, batch_size=1
+    )
+    agent = dqn.make_dqn_agent(2, 3, cfg, rng)
+    np.testing.assert_allclose(agent.scale([-1.2, 0.07]), [-1.0, 1.0])
+    np.testing.assert_allclose(agent.q([0.6, -0.07]), dqn.q_values(agent.params, [[1.0, -1.0]])[0])
+    agent.observe([0.6, 0.0], 0, -1.0, [-1.2, 0.0], False, False, rng)
+    np.testing.assert_allclose(agent.memory.obs[0], [1.0, 0.0])
+    np.testing.assert_allclose(agent.memory.next_obs[0], [-1.0, 0.0])
+    with pytest.raises(ValueError, match="obs_low"):
+        dqn.make_dqn_agent(2, 3, dict(obs_low=[0.0, 0.0]), rng)
+    with pytest.raises(ValueError, match="obs_low"):
+        dqn.make_dqn_agent(2, 3, dict(obs_low=[0.0, 0.0], obs_high=[1.0, 0.0]), rng)
