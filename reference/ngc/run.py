@@ -248,6 +248,53 @@ def compare(env_id, factories, seeds, n_episodes, window=100, threshold=None, pr
     return rows, results
 
 
+def results_to_json(results):
+    """``{name: [RunResult]}`` as plain JSON data (lists of floats), for committed summaries."""
+    out = {}
+    for name, runs in results.items():
+        out[name] = [
+            {
+                "env_id": r.env_id,
+                "seed": r.seed,
+                "returns": [float(x) for x in r.returns],
+                "lengths": [int(x) for x in r.lengths],
+                "terminated": [bool(x) for x in r.terminated],
+                "diag_mean": {k: _floats(v) for k, v in r.diag_mean.items()},
+                "diag_sum": {k: _floats(v) for k, v in r.diag_sum.items()},
+                "seconds": float(r.seconds),
+                "gymnasium_version": r.gymnasium_version,
+            }
+            for r in runs
+        ]
+    return out
+
+
+def results_from_json(data):
+    """Inverse of :func:`results_to_json` (NaN stored as ``null``)."""
+    arr = lambda v: np.array([np.nan if x is None else x for x in v], dtype=np.float64)
+    return {
+        name: [
+            RunResult(
+                d["env_id"],
+                int(d["seed"]),
+                np.asarray(d["returns"], dtype=np.float64),
+                np.asarray(d["lengths"], dtype=np.int64),
+                np.asarray(d["terminated"], dtype=bool),
+                {k: arr(v) for k, v in d.get("diag_mean", {}).items()},
+                {k: arr(v) for k, v in d.get("diag_sum", {}).items()},
+                float(d.get("seconds", 0.0)),
+                d.get("gymnasium_version", ""),
+            )
+            for d in runs
+        ]
+        for name, runs in data.items()
+    }
+
+
+def _floats(v):
+    return [None if not np.isfinite(x) else float(x) for x in np.asarray(v, dtype=np.float64)]
+
+
 def format_table(rows, threshold=None):
     """A Markdown table of :func:`compare`'s rows."""
     head = (

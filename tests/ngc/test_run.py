@@ -126,3 +126,21 @@ def test_input_validation():
         run.agent_factory("ppo")
     with pytest.raises(ValueError, match="seeds"):
         run.compare("CartPole-v1", {"r": f}, [], 1)
+
+
+def test_results_json_round_trip():
+    import json
+
+    res = run.run_episodes("CartPole-v1", run.agent_factory("random"), 2, 3, progress=False)
+    res.diag_mean["x"] = np.array([1.5, np.nan])
+    back = run.results_from_json(json.loads(json.dumps(run.results_to_json({"r": [res]}))))
+    got = back["r"][0]
+    np.testing.assert_array_equal(got.returns, res.returns)
+    np.testing.assert_array_equal(got.lengths, res.lengths)
+    np.testing.assert_array_equal(got.terminated, res.terminated)
+    np.testing.assert_array_equal(got.diag_mean["x"], [1.5, np.nan])
+    assert (got.env_id, got.seed, got.gymnasium_version) == (
+        "CartPole-v1",
+        3,
+        res.gymnasium_version,
+    )
