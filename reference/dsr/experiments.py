@@ -1,0 +1,226 @@
+"""Chapter 3 experiments, shared by the chapter and ``python -m reference dsr``.
+
+* :func:`config` -- the Lorenz-63 reconstruction in three sizes: ``fast`` (seconds, tests),
+  the default (a book-sized demo) and ``full`` (the headline run, about 10 minutes on two
+  cores);
+* :func:`run` -- simulate train/validation/test data, train, monitor D_stsp and D_H on the
+  validation series during training (and, with ``select_best``, keep the parameters with the
+  lowest ``D_stsp + 10 D_H`` there: early stopping on held-out data), then evaluate the
+  fixed-length protocol (generate 1.25 T from the first test point, drop 0.25 T) at every
+  length in ``eval_lengths``, next to the ground-truth floor at the same lengths and, when
+  the file is present, the authors' pretrained AL-RNN evaluated by the same code;
+* :func:`gradient_norms_vs_length` -- the gradient norm of loss (3.10) against the window
+  length for free running, sparse and generalized teacher forcing (the "exploding gradients"
+  figure).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from reference.dsr import data, forcing, metrics, models
+from reference.dsr.train import TrainConfig, train
+
+DT = 0.01  # Lorenz-63 sampling step of the data sets
+LAMBDA_MAX_LORENZ = 0.906  # largest Lyapunov exponent of Lorenz-63 per unit time
+PRETRAINED = pathlib.Path(__file__).resolve().parents[2] / "tests" / "golden"
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One Lorenz-63 reconstruction: model, training recipe, data and evaluation lengths."""
+
+    model: str = "ALRNN"
+    latent_dim: int = 20
+    hyper: tuple = (("num_relus", 2),)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    n_train: int = 100_000
+    n_test: int = 100_000
+    noise: float = 0.0
+    eval_lengths: tuple = (10_000, 100_000)
+    monitor_every: int = 50
+    monitor_length: int = 10_000
+    data_seed: int = 1
+    test_seed: int = 2
+    floor_seed: int = 3
+    val_seed: int = 4
+    select_best: bool = True
+
+    def __post_init__(self):
+        if max(self.eval_lengths) > self.n_test or self.monitor_length > self.n_test:
+            raise ValueError(
+                f"eval_lengths: every length must be <= n_test = {self.n_test}, got "
+                f"{self.eval_lengths} (monitor_length {self.monitor_length})"
+            )
+
+    def build_model(self):
+        return models.from_config(self.model, self.latent_dim, 3, **dict(self.hyper))
+
+
+def config(fast=False, full=False, **overrides):
+    """The chapter's configurations (``overrides`` replace fields of the result).
+
+    * ``full``: ALRNN M = 20, P = 2, sparse forcing tau = 16 with 5 % window noise, RAdam
+      1e-3 -> 1e-5 over 1500 epochs of 50 batches of 16 windows of length 200.
+    * default: the same recipe for 300 epochs (a few minutes; the book's demo).
+    * ``fast``: M = 8, 4 epochs of 5 batches, short data (seconds; tests).
+    """
+    if fast and full:
+        raise ValueError("fast, full: choose at most one")
+    recipe = TrainConfig(tau=16, noise=0.05, lr_start=1e-3, lr_end=1e-5)
+    if full:
+        cfg = ExperimentConfig(train=replace(recipe, epochs=1500), monitor_every=100)
+    elif fast:
+        cfg = ExperimentConfig(
+            latent_dim=8,
+            train=replace(recipe, epochs=4, batches_per_epoch=5, batch_size=8, seq_len=50),
+            n_train=3000,
+            n_test=3000,
+            eval_lengths=(2000,),
+            monitor_every=2,
+            monitor_length=1000,
+        )
+    else:
+        cfg = ExperimentConfig(train=replace(recipe, epochs=300), eval_lengths=(10_000,),
+                               n_test=20_000, monitor_every=25)  # fmt: skip
+    train_fields = {
+        k: overrides.pop(k) for k in list(overrides) if k in TrainConfig.__dataclass_fields__
+    }
+    if train_fields:
+        overrides["train"] = replace(cfg.train, **train_fields)
+    return replace(cfg, **overrides)
+
+
+@dataclass
+class Run:
+    """What :func:`run` returns."""
+
+    config: ExperimentConfig
+    model: object
+    params: dict
+    params0: dict
+    result: object
+    monitor: dict
+    evaluation: dict
+    floors: dict
+    pretrained: dict
+    lyapunov: np.ndarray
+    x_test: np.ndarray
+    x_gen: np.ndarray
+    seconds: float
+
+    def summary(self):
+        return {
+            "config": asdict(self.config),
+            "num_params": self.model.num_params(),
+            "train_seconds": self.result.seconds,
+            "diverged": self.result.diverged,
+            "final_epoch_loss": float(self.result.history["epoch_loss"][-1]),
+            "evaluation": self.evaluation,
+            "ground_truth_floor": self.floors,
+            "pretrained_alrnn_m20_p2": self.pretrained,
+            "monitor": {k: np.asarray(v).tolist() for k, v in self.monitor.items()},
+            "lyapunov_per_time_unit": (np.asarray(self.lyapunov) / DT).tolist(),
+            "lyapunov_max_true": LAMBDA_MAX_LORENZ,
+            "seconds": self.seconds,
+        }
+
+
+def lorenz_data(cfg):
+    """``(x_train, x_test, x_floor)``: three independent standardised Lorenz-63 series."""
+    x_train = data.lorenz63(cfg.n_train, np.random.default_rng(cfg.data_seed), noise=cfg.noise)
+    x_test = data.lorenz63(cfg.n_test, np.random.default_rng(cfg.test_seed))
+    x_floor = data.lorenz63(cfg.n_test, np.random.default_rng(cfg.floor_seed))
+    return x_train, x_test, x_floor
+
+
+def evaluate_lengths(model, params, x_test, lengths):
+    """``{T: {"D_stsp", "D_H", "PE"}}`` of the protocol at each test length T."""
+    out = {}
+    for T in lengths:
+        r = metrics.evaluate(model, params, x_test[:T])
+        out[str(T)] = {k: float(r[k]) for k in ("D_stsp", "D_H", "PE")}
+    return out
+
+
+def pretrained_alrnn(path=None):
+    """The authors' pretrained M = 20, P = 2 AL-RNN as ``(model, params)``, or None."""
+    path = pathlib.Path(path) if path else PRETRAINED / "dsr_pretrained_alrnn.npz"
+    if not path.exists():
+        return None
+    tag = "pretrained_lorenz_m20_p2__"
+    with np.load(path) as f:
+        A, W, h, B, P = (f[tag + k] for k in "AWhBP")
+    model = models.ALRNN(A.size, 3, int(P))
+    return model, {"A": A, "W": W.T, "h": h, "B": B}  # their W acts on column vectors
+
+
+def run(cfg, progress=True, checkpoint_path=None):
+    """Train and evaluate one configuration (see the module docstring); returns a Run."""
+    start = time.perf_counter()
+    x_train, x_test, x_floor = lorenz_data(cfg)
+    x_val = data.lorenz63(cfg.monitor_length, np.random.default_rng(cfg.val_seed))
+    model = cfg.build_model()
+    params0 = model.init_params(np.random.default_rng(cfg.train.seed))
+    monitor = {"epoch": [], "D_stsp": [], "D_H": [], "alpha": []}
+    best = {"score": np.inf, "params": None, "epoch": 0}
+
+    def record(epoch, params, alpha):
+        if epoch % cfg.monitor_every and epoch != cfg.train.epochs:
+            return
+        r = metrics.evaluate(model, params, x_val)
+        monitor["epoch"].append(epoch)
+        monitor["D_stsp"].append(float(r["D_stsp"]))
+        monitor["D_H"].append(float(r["D_H"]))
+        monitor["alpha"].append(float(alpha))
+        score = r["D_stsp"] + 10.0 * r["D_H"]
+        if np.isfinite(score) and score < best["score"]:
+            best.update(score=score, params={k: v.copy() for k, v in params.items()},
+                        epoch=epoch)  # fmt: skip
+
+    result = train(model, params0, x_train, cfg.train, progress=progress,
+                   checkpoint_path=checkpoint_path, callback=record)  # fmt: skip
+    params = result.params
+    if cfg.select_best and best["params"] is not None:
+        params = best["params"]
+    monitor["selected_epoch"] = best["epoch"] if cfg.select_best else len(
+        result.history["epoch_loss"])  # fmt: skip
+    evaluation = evaluate_lengths(model, params, x_test, cfg.eval_lengths)
+    floors = {str(T): metrics.ground_truth_floor(x_test[:T], x_floor[:T])
+              for T in cfg.eval_lengths}  # fmt: skip
+    anchor = pretrained_alrnn()
+    pretrained = {} if anchor is None else evaluate_lengths(*anchor, x_test, cfg.eval_lengths)
+    T = max(cfg.eval_lengths)
+    x_gen = metrics.evaluate(model, params, x_test[:T])["x_gen"]
+    z0 = model.initial_state(params, x_test[:1])
+    n_lyap = 2000 if cfg.n_test >= 10_000 else 200
+    try:
+        lyap = metrics.lyapunov_spectrum(model, params, z0[0], n_lyap, n_transient=500)
+    except ValueError:
+        lyap = np.full(model.M, np.nan)
+    return Run(cfg, model, params, params0, result, monitor, evaluation, floors, pretrained,
+               lyap, x_test[:T], x_gen, time.perf_counter() - start)  # fmt: skip
+
+
+def gradient_norms_vs_length(model, params, x, lengths, schemes, batch=8, seed=0):
+    """``{label: (len(lengths),)}``: norm of the gradient of (3.10) w.r.t. all parameters for
+    windows of each length; ``schemes = {label: (alpha, tau)}`` (free: ``(1.0, huge)``)."""
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, x.shape[0] - max(lengths) - 1, size=batch)
+    out = {label: np.empty(len(lengths)) for label in schemes}
+    for i, T in enumerate(lengths):
+        w = x[starts[:, None] + np.arange(T + 1)[None, :]]
+        for label, (alpha, tau) in schemes.items():
+            _, g, _ = forcing.forced_rollout_loss(model, params, w[:, :-1], w[:, 1:], alpha, tau)
+            out[label][i] = float(np.sqrt(sum(np.sum(v * v) for v in g.values())))
+    return out
+
+
+def fast_mode() -> bool:
+    """True when the environment asks for small runs (``REFERENCE_FAST=1``)."""
+    return os.environ.get("REFERENCE_FAST") == "1"

@@ -1,0 +1,63 @@
+"""``python -m reference dsr --fast``: the chapter-3 run writes its outputs, consistently."""
+
+import json
+
+import numpy as np
+import pytest
+
+from reference.dsr import experiments, train
+
+
+def test_dsr_command_writes_its_outputs(tmp_path, run_cli):
+    out = tmp_path / "dsr"
+    stdout = run_cli("dsr", "--fast", "--no-progress", "--out", out, "--seed", 1)
+    assert "T=2000: D_stsp" in stdout and "largest Lyapunov exponent" in stdout
+    for name in ("training.png", "attractor.png", "spectra.png", "checkpoint.npz",
+                 "summary.json"):  # fmt: skip
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fast"] is True and summary["config"]["train"]["seed"] == 1
+    assert summary["config"]["train"]["epochs"] == 4
+    assert set(summary["evaluation"]) == {"2000"} and set(summary["ground_truth_floor"]) == {"2000"}
+    for key in ("D_stsp", "D_H", "PE"):
+        assert np.isfinite(summary["evaluation"]["2000"][key])
+    assert summary["pretrained_alrnn_m20_p2"]["2000"]["D_H"] < 0.1  # the anchor is sane
+    assert summary["monitor"]["epoch"] == [2, 4]
+    # the checkpoint holds the parameters after the last epoch
+    params, _, epoch, _, _ = train.load_checkpoint(out / "checkpoint.npz")
+    assert epoch == 4 and params["W"].shape == (8, 8)
+
+
+def test_configs():
+    full = experiments.config(full=True)
+    assert full.train.epochs == 1500 and full.train.tau == 16 and full.latent_dim == 20
+    assert full.build_model().num_params() == 491
+    assert experiments.config(epochs=7, latent_dim=5).train.epochs == 7
+    with pytest.raises(ValueError, match="fast, full"):
+        experiments.config(fast=True, full=True)
+    with pytest.raises(ValueError, match="eval_lengths"):
+        experiments.ExperimentConfig(eval_lengths=(10,), n_test=5)
+
+
+def test_bad_epochs_are_refused(run_cli, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "reference", "dsr", "--epochs", "0",
+                           "--out", str(tmp_path)], capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode != 0 and "--epochs" in proc.stderr
+
+
+def test_gradient_norms_vs_length():
+    rng = np.random.default_rng(0)
+    from reference.dsr import models
+
+    model = models.ALRNN(3, 3, 1)  # fully observed: forcing reaches every unit
+    params = model.init_params(rng)
+    params["A"] = np.full(3, 1.2)
+    x = np.cumsum(0.05 * rng.standard_normal((400, 3)), axis=0)
+    norms = experiments.gradient_norms_vs_length(
+        model, params, x, [10, 80], {"free": (1.0, 10**6), "GTF": (0.6, 1)}
+    )
+    assert norms["free"][1] > 100 * norms["free"][0]
+    assert norms["GTF"][1] < 10 * norms["GTF"][0]
