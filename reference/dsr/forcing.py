@@ -184,7 +184,10 @@ def jacobian_norms(model, params, Z):
 
 
 def inferred_states(model, params, x):
-    """Data-inferred latent states: ``Zin`` of an identity-forced rollout (alpha 1, tau 1)."""
+    """Data-inferred latent states: ``Zin`` of an identity-forced rollout (alpha 1, tau 1).
+    When every unit is observed (M = N) these are the data themselves."""
+    if model.M == model.N:
+        return xp.swapaxes(x, 0, 1)
     return forced_rollout(model, params, x, 1.0, 1)[1]
 
 

@@ -140,6 +140,11 @@ def test_adaptive_alpha(rng):
     x, _, _ = window(model, rng, batch=4, T=20)
     Z = forcing.inferred_states(model, params, x)
     assert np.array_equal(Z[:, :, :3], np.swapaxes(x, 0, 1))  # M = N: states are the data
+    assert np.array_equal(Z, forcing.forced_rollout(model, params, x, 1.0, 1)[1])
+    wide = make("alrnn")
+    wide_params = random_params(wide, rng)
+    Zw = forcing.inferred_states(wide, wide_params, x)
+    assert np.array_equal(Zw, forcing.forced_rollout(wide, wide_params, x, 1.0, 1)[1])
     norms = forcing.jacobian_norms(model, params, Z)
     for method in forcing.ALPHA_METHODS:
         a = forcing.estimate_alpha(model, params, x, method)
