@@ -88,7 +88,7 @@ def run_episodes(env_id, agent_factory, n_episodes, seed, progress=True, env_kwa
     the moving average over (at most) the last 100 episodes.
     """
     import gymnasium as gym
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if int(n_episodes) != n_episodes or n_episodes < 1:
         raise ValueError(f"n_episodes: expected a positive integer, got {n_episodes}")
