@@ -42,6 +42,8 @@ class DQNConfig:
     ``epsilon`` decays linearly from ``epsilon_start`` to ``epsilon_end`` over
     ``epsilon_decay_steps`` environment steps (``epsilon_schedule="linear"``) or is multiplied
     by ``epsilon_decay`` after every step (``"exponential"``, the ANGC code's schedule).
+    Every ``train_every`` environment steps (once the memory holds ``learn_start``
+    transitions) the agent takes ``gradient_steps`` Adam steps on fresh minibatches.
     """
 
     hidden: tuple = (64, 64)
@@ -52,6 +54,7 @@ class DQNConfig:
     replay_capacity: int = 50_000
     learn_start: int = 1_000
     train_every: int = 1
+    gradient_steps: int = 1
     target_sync: int = 500
     loss: str = "huber"
     huber_delta: float = 1.0
@@ -73,7 +76,13 @@ class DQNConfig:
             raise ValueError(f"loss: expected one of {LOSSES}, got {self.loss!r}")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma: expected a number in [0, 1], got {self.gamma}")
-        for name in ("batch_size", "replay_capacity", "train_every", "target_sync"):
+        for name in (
+            "batch_size",
+            "replay_capacity",
+            "train_every",
+            "gradient_steps",
+            "target_sync",
+        ):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {value}")
@@ -320,7 +329,8 @@ class DQNAgent:
         self.steps += 1
         diag = {"epsilon": self.epsilon}
         if len(self.memory) >= max(c.learn_start, c.batch_size) and self.steps % c.train_every == 0:
-            diag["loss"], diag["q_mean"] = self.learn(self.memory.sample(c.batch_size, rng))
+            for _ in range(c.gradient_steps):
+                diag["loss"], diag["q_mean"] = self.learn(self.memory.sample(c.batch_size, rng))
         if self.steps % c.target_sync == 0:
             self.target = {k: v.copy() for k, v in self.params.items()}
         return diag

@@ -205,3 +205,11 @@ def test_observation_scaling_maps_the_box_to_unit_interval(rng):
         dqn.make_dqn_agent(2, 3, dict(obs_low=[0.0, 0.0]), rng)
     with pytest.raises(ValueError, match="obs_low"):
         dqn.make_dqn_agent(2, 3, dict(obs_low=[0.0, 0.0], obs_high=[1.0, 0.0]), rng)
+
+
+def test_gradient_steps_per_training_occasion(rng):
+    cfg = dict(hidden=(4,), learn_start=4, batch_size=2, train_every=3, gradient_steps=5)
+    agent = dqn.make_dqn_agent(2, 2, cfg, rng)
+    for _ in range(12):
+        agent.observe([0.0, 1.0], 1, 1.0, [1.0, 0.0], False, False, rng)
+    assert agent.updates == 5 * 3  # training at steps 6, 9 and 12
