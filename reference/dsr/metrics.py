@@ -11,7 +11,7 @@ perfect model and the truth disagree pointwise after a few Lyapunov times anyway
   spectra, averaged over dimensions (eq. 3.23);
 * :func:`prediction_error` -- PE(n), the n-step-ahead prediction error (eq. 3.24);
 * :func:`lyapunov_spectrum` -- the Lyapunov exponents of a model from QR re-orthonormalised
-  products of its Jacobians (eq. 3.25);
+  products of its Jacobians (eq. 3.25); :func:`lyapunov_from_jacobians` for a given sequence;
 * :func:`evaluate` -- the fixed-length protocol (eq. 3.26): generate 1.25 T steps from the
   first test point, drop the first 0.25 T, compare with the T test points; and
   :func:`summarise` for mean, sd, SEM, median and MAD over runs.
@@ -313,6 +313,32 @@ def prediction_error(model, params, x, n=20):
 # --------------------------------------------------------------------------- Lyapunov
 
 
+def qr_step(Q, J):
+    """One Benettin step of eq. (3.25): ``Q', R = qr(J Q)``; returns ``(Q', log|diag R|)``.
+
+    ``J, Q: (..., M, M)``. The diagonal of R is the stretching of each orthonormal direction
+    in this step; its sign depends on the QR convention, its modulus does not.
+    """
+    Q, R = np.linalg.qr(J @ Q)
+    return Q, np.log(np.abs(np.diagonal(R, axis1=-2, axis2=-1)))
+
+
+def lyapunov_from_jacobians(jacobians):
+    """Eq. (3.25) on a given sequence ``J_1 .. J_T``, ``(T, M, M)`` or ``(T, B, M, M)``:
+    ``(1/T) sum_t log |R_t[i, i]|`` with ``Q_t R_t = J_t Q_{t-1}``, ``Q_0 = I``; per-step
+    exponents sorted descending, ``(M,)`` or ``(B, M)``. Never forms the product of the
+    Jacobians (it over- or underflows within a few hundred steps)."""
+    J = np.asarray(asnumpy(jacobians), dtype=np.float64)
+    if J.ndim not in (3, 4) or J.shape[-1] != J.shape[-2] or J.shape[0] < 1:
+        raise ValueError(f"jacobians: expected (T, M, M) or (T, batch, M, M), got {J.shape}")
+    Q = np.broadcast_to(np.eye(J.shape[-1]), J.shape[1:])
+    total = np.zeros(J.shape[1:-1])
+    for J_t in J:
+        Q, logs = qr_step(Q, J_t)
+        total += logs
+    return -np.sort(-total / J.shape[0], axis=-1)
+
+
 def lyapunov_spectrum(model, params, z0, n_steps, n_transient=1000, return_history=False):
     """Eq. (3.25): Lyapunov exponents per step by QR (Benettin) iteration on model Jacobians.
 
@@ -321,6 +347,8 @@ def lyapunov_spectrum(model, params, z0, n_steps, n_transient=1000, return_histo
     z_t = F(z_{t-1}); lambda_i = (1/n) sum_t log |R_t[i, i]|. Exponents sorted descending,
     ``(M,)`` or ``(B, M)``; divide by dt for exponents per unit time. With
     ``return_history``, also the running estimates ``(n_steps, ..., M)`` (unsorted).
+    The same iteration as :func:`lyapunov_from_jacobians`, with the Jacobians computed on
+    the fly along the orbit.
     """
     n_steps = _positive_int("n_steps", n_steps)
     if isinstance(n_transient, bool) or int(n_transient) != n_transient or n_transient < 0:
@@ -337,9 +365,8 @@ def lyapunov_spectrum(model, params, z0, n_steps, n_transient=1000, return_histo
     total = np.zeros((batch, M))
     history = np.empty((n_steps, batch, M)) if return_history else None
     for t in range(n_steps):
-        J = np.asarray(asnumpy(model.jacobian(params, z)))
-        Q, R = np.linalg.qr(J @ Q)
-        total += np.log(np.abs(np.diagonal(R, axis1=1, axis2=2)))
+        Q, logs = qr_step(Q, np.asarray(asnumpy(model.jacobian(params, z))))
+        total += logs
         z = model.step(params, z)
         if history is not None:
             history[t] = total / (t + 1)

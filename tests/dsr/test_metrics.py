@@ -187,6 +187,29 @@ def test_lyapunov_of_linear_maps():
     assert np.allclose(lam, np.log([1.2, 0.9, 0.3]), atol=2e-3)
 
 
+def test_lyapunov_from_jacobians_survives_where_the_product_overflows(rng):
+    """3000 steps of a non-normal map with entries ~3: the plain product overflows, the QR
+    iteration gives log|eigenvalues|; a batch axis gives one spectrum per sequence; along a
+    model orbit it equals lyapunov_spectrum."""
+    L = np.array([[3.0, 7.0], [0.0, 0.5]])
+    J = np.broadcast_to(L, (3000, 2, 2))
+    product = np.eye(2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for J_t in J[:700]:
+            product = J_t @ product
+    assert not np.all(np.isfinite(product))
+    assert np.allclose(metrics.lyapunov_from_jacobians(J), np.log([3.0, 0.5]), atol=2e-3)
+    fm = data.FlowMap("roessler", substeps=1)
+    z0 = rng.normal(size=(2, 3))
+    z, Js = z0, []
+    for _ in range(200):
+        Js.append(fm.jacobian({}, z))
+        z = fm.step({}, z)
+    lam = metrics.lyapunov_from_jacobians(np.stack(Js))
+    assert lam.shape == (2, 3)
+    assert np.allclose(lam, metrics.lyapunov_spectrum(fm, {}, z0, 200, n_transient=0), atol=1e-14)
+
+
 def test_lorenz63_lyapunov_spectrum_through_its_own_jacobian():
     """lambda_1 ~ 0.906, lambda_2 ~ 0 and the sum equals the constant divergence
     -(sigma + 1 + beta) of the flow."""
