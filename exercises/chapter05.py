@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from exercises.check import Case, ExerciseSpec, Mistake, named_outputs, register
-from reference.ngc import circuit, dqn, hebbian
+from reference.ngc import angc, circuit, dqn, hebbian
 
 CHAPTER_DIR = "05-ngc-angc"
 TOL = 1e-8  # relative error (reference.gradcheck.rel_error) allowed for every exercise
@@ -342,6 +342,107 @@ register(
 )
 
 
+# --------------------------------------------------------------------------- 5.4 epistemic
+
+
+def _ex4_reference(case):
+    params, x_i, x_o, T, beta, gamma_v, beta_e, running_max = case.args
+    state = circuit.settle(params, x_i, x_o, T, beta, gamma_v, beta_e, "relu")
+    D = circuit.discrepancy_per_row(state["e"])
+    r_ep = np.empty(D.shape[0])
+    for t, d in enumerate(D):
+        r_ep[t], running_max = angc.epistemic_reward(float(d), running_max)
+    return r_ep, np.float64(running_max)
+
+
+def _ex4_cases(rng):
+    def case(name, dims=(2, 8, 5), n=6, T=10, running_max=1.0, scale=1.0, order=None):
+        p = _params(rng, dims)
+        x_i = scale * rng.normal(size=(n, dims[-1]))  # D scales as scale^2 (ReLU, z = 0 start)
+        x_o = scale * rng.normal(size=(n, dims[0]))
+        if order == "increasing":  # each transition more surprising than the last
+            x_o = x_o * np.linspace(0.5, 4.0, n)[:, None]
+        return Case(name, (p, x_i, x_o, T, 0.1, 0.001, 0.5, running_max))
+
+    return [
+        case("world model 5 -> 8 -> 2, six transitions, running max 1"),
+        case("small errors: every D < 1, so the floor of 1 divides", scale=0.05),
+        case("growing surprise: the running max moves at every step", order="increasing"),
+        case("a running max carried over from earlier (50)", running_max=50.0, scale=3.0),
+        case("one transition, K = 20, two hidden layers", dims=(3, 6, 7, 4), n=1, T=20),
+        case("K = 0: the errors of the initial state", T=0, scale=2.0),
+    ]
+
+
+def _ex4_variant(
+    old_max=False, no_square=False, bottom_only=False, batch_max=False, T0=False, no_floor=False
+):
+    def fn(params, x_i, x_o, T, beta, gamma_v, beta_e, running_max):
+        state = circuit.settle(params, x_i, x_o, 0 if T0 else T, beta, gamma_v, beta_e, "relu")
+        errs = state["e"][:1] if bottom_only else state["e"]
+        D = sum((e * e).sum(axis=1) for e in errs)
+        if no_square:
+            D = np.sqrt(D)
+        if batch_max:
+            m = max(running_max, D.max())
+            return D / m, np.float64(m)
+        m = 0.0 if no_floor else running_max
+        r = np.empty(D.shape[0])
+        for t, d in enumerate(D):
+            new = max(m, d)
+            r[t] = d / (m if old_max and m > 0 else new)
+            m = new
+        return r, np.float64(m)
+
+    return fn
+
+
+register(
+    ExerciseSpec(
+        exercise_id="ex05_4",
+        title="Exercise 5.4: the epistemic signal of a world model (eqs. 5.6, 5.10)",
+        path=f"{CHAPTER_DIR}/ex4_epistemic_signal.py",
+        function="epistemic_signal",
+        reference=_ex4_reference,
+        cases=_ex4_cases,
+        tol=TOL,
+        outputs=named_outputs("r_ep", "running_max"),
+        mistakes=(
+            Mistake(
+                "looks like each D_t was divided by the running max BEFORE it was updated with "
+                "D_t: r^ep_t = D_t / max(1, max_{s<=t} D_s) includes t itself, so r^ep <= 1.",
+                _ex4_variant(old_max=True),
+            ),
+            Mistake(
+                "looks like the norms were not squared: D = sum_l ||e^l||^2 (eq. 5.6).",
+                _ex4_variant(no_square=True),
+            ),
+            Mistake(
+                "looks like only the bottom error e^0 was used: D sums the squared errors of "
+                "every layer 0..L-1 (eq. 5.6).",
+                _ex4_variant(bottom_only=True),
+            ),
+            Mistake(
+                "looks like every transition was divided by the largest D of the whole batch: "
+                "the maximum runs over the transitions seen SO FAR, in order.",
+                _ex4_variant(batch_max=True),
+            ),
+            Mistake(
+                "looks like the circuit was not settled: compute D after K settling steps "
+                "(circuit.settle with T = K), not from the initial state.",
+                _ex4_variant(T0=True),
+            ),
+            Mistake(
+                "looks like the running max ignores its starting value: it starts at "
+                "running_max (1 for a new agent), so a D below 1 is divided by 1, not by itself.",
+                _ex4_variant(no_floor=True),
+            ),
+        ),
+        seed=504,
+    )
+)
+
+
 # --------------------------------------------------------------------------- 5.5 TD gradient
 
 
@@ -437,5 +538,81 @@ register(
             ),
         ),
         seed=505,
+    )
+)
+
+
+# --------------------------------------------------------------------------- 5.6 target vector
+
+
+def _ex6_cases(rng):
+    def case(name, n=5, A=3, spread=1.0, clip=1.0):
+        q = rng.normal(size=(n, A))
+        actions = rng.integers(0, A, size=n)
+        y = q[np.arange(n), actions] + spread * rng.normal(size=n)
+        return Case(name, (q, actions, y, clip))
+
+    repeated = case("the same action in every row", n=6, spread=2.0)
+    repeated.args[1][:] = 2
+    return [
+        case("small TD errors (inside the clip)", spread=0.3),
+        case("large TD errors: clipped at c = 1", spread=5.0),
+        case("no clipping (td_clip = None)", spread=5.0, clip=None),
+        case("c = 0.1", spread=1.0, clip=0.1),
+        repeated,
+        case("one transition, two actions", n=1, A=2, spread=3.0),
+    ]
+
+
+def _ex6_variant(zeros_elsewhere=False, clip_target=False, no_clip=False, all_actions=False):
+    def fn(q, actions, y, td_clip):
+        rows = np.arange(q.shape[0])
+        if all_actions:
+            return np.repeat(y[:, None], q.shape[1], axis=1)
+        target = np.zeros_like(q) if zeros_elsewhere else q.copy()
+        if clip_target and td_clip is not None:
+            target[rows, actions] = np.clip(y, -td_clip, td_clip)
+            return target
+        delta = y - q[rows, actions]
+        if td_clip is not None and not no_clip:
+            delta = np.clip(delta, -td_clip, td_clip)
+        target[rows, actions] = q[rows, actions] + delta
+        return target
+
+    return fn
+
+
+register(
+    ExerciseSpec(
+        exercise_id="ex05_6",
+        title="Exercise 5.6: the controller's TD target vector (eq. 5.13)",
+        path=f"{CHAPTER_DIR}/ex6_td_target_vector.py",
+        function="td_target_vector",
+        reference=lambda case: angc.td_target_vector(*case.args),
+        cases=_ex6_cases,
+        tol=TOL,
+        mistakes=(
+            Mistake(
+                "looks like the actions not taken got a target of 0: they keep their own "
+                "prediction Q(o_t, a), so their error is zero and they do not learn toward 0.",
+                _ex6_variant(zeros_elsewhere=True),
+            ),
+            Mistake(
+                "looks like y itself was clipped: clip the DIFFERENCE y - Q(o_t, a_t) at c and "
+                "add it to Q(o_t, a_t) (eq. 5.13).",
+                _ex6_variant(clip_target=True),
+            ),
+            Mistake(
+                "looks like the clip is missing: with td_clip = c the taken entry moves by at "
+                "most c toward y (the local analogue of the Huber gradient).",
+                _ex6_variant(no_clip=True),
+            ),
+            Mistake(
+                "looks like every action got the target y: only the taken action's entry "
+                "changes (eq. 5.13).",
+                _ex6_variant(all_actions=True),
+            ),
+        ),
+        seed=506,
     )
 )

@@ -10,9 +10,9 @@ import pytest
 from checker_suite import checker_tests, marked
 
 from exercises import check as harness
-from reference.ngc import circuit, dqn, hebbian
+from reference.ngc import angc, circuit, dqn, hebbian
 
-EXERCISE_IDS = ("ex05_1", "ex05_2", "ex05_3", "ex05_5")
+EXERCISE_IDS = ("ex05_1", "ex05_2", "ex05_3", "ex05_4", "ex05_5", "ex05_6")
 
 
 # --------------------------------------------------------------------------- solutions
@@ -38,11 +38,22 @@ def library_td(q, actions, rewards, next_q, terminated, gamma, kappa):
     return y, dqn.td_loss_grad_q(q, actions, y, "huber", kappa)[1]
 
 
+def library_epistemic(params, x_i, x_o, T, beta, gamma_v, beta_e, running_max):
+    state = circuit.settle(params, x_i, x_o, T, beta, gamma_v, beta_e, "relu")
+    r = []
+    for d in circuit.discrepancy_per_row(state["e"]):
+        value, running_max = angc.epistemic_reward(float(d), running_max)
+        r.append(value)
+    return np.array(r), running_max
+
+
 LIBRARY = {
     "ex05_1": library_settle_step,
     "ex05_2": library_hebbian_pair,
     "ex05_3": hebbian.modulation,
+    "ex05_4": library_epistemic,
     "ex05_5": library_td,
+    "ex05_6": angc.td_target_vector,
 }
 
 
@@ -102,11 +113,56 @@ def textbook_td(q, actions, rewards, next_q, terminated, gamma, kappa, variant=N
     return y, dq
 
 
+def textbook_epistemic(params, x_i, x_o, T, beta, gamma_v, beta_e, running_max, variant=None):
+    """Settle row by row with the step of textbook_settle_step generalised to L layers."""
+    relu = lambda v: np.where(v > 0, v, 0.0)
+    L = sum(k.startswith("W") for k in params)
+    r = []
+    for row in range(x_i.shape[0]):
+        z = [x_o[row : row + 1]]
+        z += [np.zeros((1, params[f"W{l}"].shape[0])) for l in range(1, L)]
+        z.append(x_i[row : row + 1])
+
+        def errs(z):
+            act = [z[0], *[relu(v) for v in z[1:L]], z[L]]
+            return [(act[l] - act[l + 1] @ params[f"W{l + 1}"]) / (2 * beta_e) for l in range(L)]
+
+        for _ in range(T):
+            e = errs(z)
+            z = (
+                [z[0]]
+                + [
+                    z[l] + beta * (-gamma_v * z[l] - e[l] + e[l - 1] @ params[f"E{l}"])
+                    for l in range(1, L)
+                ]
+                + [z[L]]
+            )
+        D = sum(float(np.sum(el**2)) for el in errs(z))
+        prev = running_max
+        running_max = max(running_max, D)
+        r.append(D / (prev if variant == "old max" else running_max))
+    return np.array(r), running_max
+
+
+def textbook_target_vector(q, actions, y, td_clip, variant=None):
+    out = np.array(q, dtype=float)
+    for i, a in enumerate(actions):
+        if variant == "zeros":
+            out[i] = 0.0
+        delta = y[i] - q[i, a]
+        if td_clip is not None:
+            delta = min(td_clip, max(-td_clip, delta))
+        out[i, a] = q[i, a] + delta
+    return out
+
+
 TEXTBOOK = {
     "ex05_1": textbook_settle_step,
     "ex05_2": textbook_hebbian_pair,
     "ex05_3": textbook_modulation,
+    "ex05_4": textbook_epistemic,
     "ex05_5": textbook_td,
+    "ex05_6": textbook_target_vector,
 }
 
 
@@ -140,8 +196,20 @@ WRONG = [
     ),
     marked("ex05_3", lambda A, u: textbook_modulation(A, u, variant="no 2"), "factor 2"),
     marked("ex05_3", row_modulation, "rows were summed"),
+    marked("ex05_4", lambda *a: textbook_epistemic(*a, variant="old max"), "BEFORE it was"),
+    marked(
+        "ex05_4",
+        lambda p, xi, xo, T, b, g, be, m: textbook_epistemic(p, xi, xo, 0, b, g, be, m),
+        "was not settled",
+    ),
     marked("ex05_5", lambda *a: textbook_td(*a, variant="mse"), "squared loss"),
     marked("ex05_5", bootstrap_terminal_td, "terminal transitions bootstrap"),
+    marked("ex05_6", lambda *a: textbook_target_vector(*a, variant="zeros"), "target of 0"),
+    marked(
+        "ex05_6",
+        lambda q, a, y, c: textbook_target_vector(q, a, y, None),
+        "clip is missing",
+    ),
 ]
 
 
@@ -201,6 +269,23 @@ def test_td_cases_cover_both_huber_branches():
         deltas.append(np.abs(q[np.arange(q.shape[0]), actions] - y) / kappa)
     deltas = np.concatenate(deltas)
     assert (deltas < 1).any() and (deltas > 1).any()
+
+
+@pytest.mark.ex05_4
+def test_epistemic_cases_exercise_the_running_max():
+    """Some case has every D < 1 (the floor decides) and some has D rising past the max."""
+    spec = harness.get_spec("ex05_4")
+    cases = spec.cases(np.random.default_rng(spec.seed))
+    Ds = []
+    for case in cases:
+        p, x_i, x_o, T, beta, gamma_v, beta_e, _ = case.args
+        Ds.append(
+            circuit.discrepancy_per_row(circuit.settle(p, x_i, x_o, T, beta, gamma_v, beta_e)["e"])
+        )
+    assert any(np.all(D < 1) for D in Ds)
+    assert any(np.sum(np.diff(np.maximum.accumulate(D)) > 0) >= 2 for D in Ds)
+    r, m = library_epistemic(*cases[0].args)
+    assert np.all(r <= 1.0) and m >= 1.0
 
 
 def test_registry_lists_every_chapter_five_exercise():
