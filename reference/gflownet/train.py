@@ -12,17 +12,22 @@ One iteration (the source's loop, with the fixes listed below):
 3. evaluate the policy network at every prefix of every sequence and take one Adam step
    (gradient-norm clipping) on the method's loss:
 
-   * ``"sdb"``: stochastic detailed balance (4.15) with the learned dynamics Phat;
-   * ``"db"``: the same without Phat: detailed balance that treats the intended token as
-     if it had been executed (the source's DB baseline);
+   * ``"sdb"``: stochastic detailed balance (4.15) with the learned dynamics Phat and a
+     learned P_B over the intended token;
+   * ``"db"``: detailed balance (4.11);
    * ``"tb"``: trajectory balance (4.12) with a learned log Z (its own Adam, ``lr_log_Z``);
-   * ``"zvar"``: the log-partition variance (4.14), a reverse-KL / VarGrad objective;
+   * ``"zvar"``: the log-partition variance (4.14), a reverse-KL / VarGrad objective.
 
-   DB, TB and ZVar ignore the stochasticity: their forward probability is pi(a | s) alone;
+   DB, TB and ZVar ignore the stochasticity. With ``actions="realized"`` (default) they
+   see the sequence tree a standard GFlowNet would see: the action is the token that was
+   appended, P_F = pi(x | s), P_B = 1. With ``actions="intended"`` the action is the intended
+   token and P_B is the learned head over intended tokens: the source's DB baseline, which
+   is SDB without the Phat term. (That parameterisation is under-determined: any P_B(a | s')
+   below 1 on the observed token is consistent with its constraints and tilts the sampler.)
 4. for ``"sdb"``, one Adam step of the dynamics cross-entropy (4.16) on environment
    transitions of the online trajectories only (the offline intended tokens are made up):
    the current batch (``dynamics="on-policy"``) or a minibatch from a FIFO replay buffer
-   (``dynamics="replay"``).
+   (``dynamics="replay"``); ``dynamics="known"`` uses the true kernel instead (an oracle).
 
 The reward is ``Rtilde = max(R^beta(t), r_min)`` with the source's ramp
 ``beta(t) = 1 + (beta - 1)(1 - 1 / (1 + t / rho))`` and floor ``r_min = 1e-32``.
@@ -68,6 +73,7 @@ class TrainConfig:
     rho: float = 3.0
     reward_floor: float = REWARD_FLOOR
     include_empty_prefix: bool = True
+    actions: str = "realized"
     dynamics: str = "on-policy"
     replay_size: int = 8192
     dynamics_batch: int = 128
@@ -76,8 +82,12 @@ class TrainConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"method: expected one of {METHODS}, got {self.method!r}")
-        if self.dynamics not in ("on-policy", "replay"):
-            raise ValueError(f"dynamics: expected 'on-policy' or 'replay', got {self.dynamics!r}")
+        if self.actions not in ("realized", "intended"):
+            raise ValueError(f"actions: expected 'realized' or 'intended', got {self.actions!r}")
+        if self.dynamics not in ("on-policy", "replay", "known"):
+            raise ValueError(
+                f"dynamics: expected 'on-policy', 'replay' or 'known', got {self.dynamics!r}"
+            )
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha: expected a probability in [0, 1], got {self.alpha}")
         if not 0.0 <= self.epsilon <= 1.0:
@@ -173,20 +183,30 @@ def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs
         _chain(realized, config.include_empty_prefix),
     )
     mask = np.ones((fwd.shape[0] - 1, B))
-    d_log_Z = 0.0
-    if config.method in ("sdb", "db"):
-        dyn = dyn_logprobs if config.method == "sdb" else None
-        loss, _, g = losses.stochastic_db_grad(log_F, fwd, bwd, dyn, a, x, log_R, mask)
+    d_log_Z, d_F = 0.0, None
+    if config.method == "sdb":
+        loss, _, g = losses.stochastic_db_grad(log_F, fwd, bwd, dyn_logprobs, a, x, log_R, mask)
         d_fwd, d_bwd, d_F = g["fwd_logits"], g["bwd_logits"], g["log_flows"]
     else:
-        log_pf, log_pb = losses.transition_logprobs(fwd, bwd, a)
-        if config.method == "tb":
+        tree = config.actions == "realized"
+        actions = x if tree else a
+        log_pf, log_pb = losses.transition_logprobs(fwd, bwd, actions)
+        if tree:  # the appended token names the parent: P_B = 1
+            log_pb = np.zeros_like(log_pf)
+        if config.method == "db":
+            log_F_to = np.concatenate([log_F[1:-1], log_R[None, :]])
+            loss, _, g = losses.detailed_balance_grad(log_F[:-1], log_pf, log_F_to, log_pb, mask)
+            zero = np.zeros((1, B))
+            d_F = np.concatenate([g["log_F_from"], zero]) + np.concatenate(
+                [zero, g["log_F_to"][:-1], zero]
+            )
+        elif config.method == "tb":
             loss, _, g = losses.trajectory_balance_grad(state.log_Z, log_pf, log_pb, log_R, mask)
             d_log_Z = g["log_Z"]
         else:
             loss, _, g = losses.log_partition_variance_grad(log_pf, log_pb, log_R, mask)
-        d_fwd, d_bwd = losses.transition_logprobs_backward(fwd, bwd, a, g["log_pf"], g["log_pb"])
-        d_F = None
+        d_pb = np.zeros_like(log_pf) if tree else g["log_pb"]
+        d_fwd, d_bwd = losses.transition_logprobs_backward(fwd, bwd, actions, g["log_pf"], d_pb)
     grads = models.policy_backward(state.policy, cache, d_fwd, d_bwd, d_F)
     return float(loss), grads, d_log_Z
 
@@ -237,7 +257,10 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         log_R = log_reward(scores[realized @ place], exponent, config.reward_floor)
 
         dyn_logprobs, ce = None, float("nan")
-        if config.method == "sdb":
+        if config.method == "sdb" and config.dynamics == "known":
+            dyn_logprobs = known_dynamics_logprobs(intended, config.alpha, vocab,
+                                                   config.include_empty_prefix)  # fmt: skip
+        elif config.method == "sdb":
             inputs, _ = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix)
             logits, _ = models.dynamics_forward(state.dynamics, inputs)
             dyn_logprobs = nn.log_softmax(logits)
@@ -251,7 +274,7 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
                 {"log_Z": state.log_Z}, {"log_Z": np.asarray(d_log_Z)}, state.log_Z_opt
             )
             state.log_Z = new["log_Z"]
-        if config.method == "sdb":
+        if config.method == "sdb" and config.dynamics != "known":
             ce = _dynamics_step(config, state, online.realized, online.intended, vocab, rng,
                                 opt_dyn)  # fmt: skip
         state.iteration = it + 1
@@ -269,6 +292,15 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
     if checkpoint_path is not None:
         save_checkpoint(checkpoint_path, config, state)
     return state
+
+
+def known_dynamics_logprobs(intended, alpha, vocab, include_empty=True):
+    """``log T(. | a_{k+1})`` of the true sticky kernel (4.2) in the layout of ``dyn_logprobs``:
+    the oracle that the learned dynamics approximates (``dynamics="known"``)."""
+    T = (1.0 - alpha) * np.eye(vocab) + alpha / vocab
+    with np.errstate(divide="ignore"):
+        logT = np.log(T)[np.asarray(intended).T]  # (L, B, V)
+    return logT if include_empty else logT[1:]
 
 
 def _dynamics_step(config, state, realized, intended, vocab, rng, opt):

@@ -10,9 +10,9 @@ from reference.gflownet import train
 L, V = 3, 2
 
 
-def tiny_state(method, rng, include_empty=True, hidden=5):
+def tiny_state(method, rng, include_empty=True, hidden=5, actions="realized"):
     cfg = train.TrainConfig(
-        method=method, hidden=hidden, depth=2, include_empty_prefix=include_empty
+        method=method, hidden=hidden, include_empty_prefix=include_empty, actions=actions
     )
     state = train.init_state(cfg, L, V, rng)
     state.log_Z = np.asarray(0.4)
@@ -35,9 +35,10 @@ def test_reward_schedule_and_floor():
 
 @pytest.mark.parametrize("method", train.METHODS)
 @pytest.mark.parametrize("include_empty", [True, False])
-def test_policy_gradients_by_finite_differences(method, include_empty):
+@pytest.mark.parametrize("actions", ["realized", "intended"])
+def test_policy_gradients_by_finite_differences(method, include_empty, actions):
     rng = np.random.default_rng(7)
-    cfg, state = tiny_state(method, rng, include_empty)
+    cfg, state = tiny_state(method, rng, include_empty, actions=actions)
     realized, intended, log_R = batch(rng)
     K = L + 1 if include_empty else L
     dyn = nn.log_softmax(rng.normal(size=(K - 1, realized.shape[0], V)))
@@ -56,13 +57,36 @@ def test_policy_gradients_by_finite_differences(method, include_empty):
 
 def test_db_ignores_the_dynamics_and_sdb_uses_them(rng):
     realized, intended, log_R = batch(rng)
-    cfg_db, state = tiny_state("db", rng)
+    cfg_db, state = tiny_state("db", rng, actions="intended")
     cfg_sdb = train.TrainConfig(method="sdb", hidden=5)
     dyn0 = np.zeros((L, realized.shape[0], V))  # log Phat = 0: SDB reduces to DB
     a = train.policy_loss_and_grads(cfg_db, state, realized, intended, log_R, dyn0 - 5.0)
     b = train.policy_loss_and_grads(cfg_sdb, state, realized, intended, log_R, dyn0)
     c = train.policy_loss_and_grads(cfg_sdb, state, realized, intended, log_R, dyn0 - 0.5)
     assert a[0] == pytest.approx(b[0], rel=1e-14) and c[0] != pytest.approx(a[0])
+
+
+def test_realized_actions_mean_the_tree_with_unit_backward_probability(rng):
+    """actions="realized": the appended token is the action and P_B = 1, so the backward
+    head gets no gradient and the intended tokens do not matter."""
+    realized, intended, log_R = batch(rng)
+    cfg, state = tiny_state("tb", rng)
+    loss, grads, _ = train.policy_loss_and_grads(cfg, state, realized, intended, log_R)
+    loss2, _, _ = train.policy_loss_and_grads(cfg, state, realized, realized, log_R)
+    assert loss == loss2
+    codes = train.models.encode_prefixes(realized, L, V)
+    fwd, _, _, _ = train.models.policy_forward(state.policy, codes)
+    logp = nn.log_softmax(fwd[:-1])
+    picked = np.take_along_axis(logp, realized.T[:, :, None], -1)[..., 0].sum(axis=0)
+    assert loss == pytest.approx(np.mean((state.log_Z + picked - log_R) ** 2), rel=1e-13)
+
+
+def test_known_dynamics_is_the_sticky_kernel():
+    intended = np.array([[0, 1], [1, 1]])
+    logT = train.known_dynamics_logprobs(intended, 0.2, 2)
+    assert logT.shape == (2, 2, 2)
+    np.testing.assert_allclose(np.exp(logT[0, 0]), [0.9, 0.1])
+    np.testing.assert_allclose(np.exp(logT[1, 0]), [0.1, 0.9])
 
 
 def test_short_training_run_learns_and_checkpoints(tmp_path):
