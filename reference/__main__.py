@@ -305,6 +305,7 @@ COMMANDS = {
     "residual-dynamics": (_add_residual_dynamics, _run_residual_dynamics),
     "active-inference": (_add_active_inference, _run_active_inference),
     "vectors": (_add_vectors, _run_vectors),
+    "gflownet": _chapter_cli("reference.gflownet.cli"),
     "dsr": _chapter_cli("reference.dsr.cli"),
 }
 
