@@ -33,6 +33,17 @@ def _figure(ncols, width=4.2, height=3.4):
     return fig, list(fig.subplots(1, ncols, squeeze=False)[0])
 
 
+def _reference_lines(ax, floors, metric):
+    """Dotted horizontal lines: ``floors[metric]`` is a number or ``{label: number}``."""
+    if not floors or metric not in floors:
+        return
+    lines = floors[metric]
+    if not isinstance(lines, dict):
+        lines = {"reference": lines}
+    for i, (label, value) in enumerate(lines.items()):
+        ax.axhline(value, color="k", ls=(":", "--", "-.")[i % 3], lw=1, label=label)
+
+
 def distribution_vs_target(p, p_star, scores, modes=None, title=None, bins=20):
     """Left: p_theta(x) against p*(x) for all sequences (log-log, modes marked). Right: the
     probability mass each distribution puts in each reward bin."""
@@ -72,7 +83,8 @@ def training_curves(histories, metrics=("l1", "entropy_ratio", "expected_modes")
     """One panel per metric, one line per method (mean over seeds, min-max band).
 
     ``histories``: ``{method: {"step": (S,), metric: (S,) or (seeds, S)}}``; ``floors``:
-    optional ``{metric: value}`` drawn as a dotted line (e.g. the attainability reference).
+    optional ``{metric: value or {label: value}}`` drawn as reference lines (e.g. the
+    attainability references).
     """
     if not histories:
         raise ValueError("histories: expected at least one method")
@@ -92,8 +104,7 @@ def training_curves(histories, metrics=("l1", "entropy_ratio", "expected_modes")
             if y.shape[0] > 1:
                 ax.fill_between(steps, y.min(0), y.max(0), color=f"C{i}", alpha=0.2, lw=0)
     for ax, metric in zip(axes, metrics, strict=True):
-        if floors and metric in floors:
-            ax.axhline(floors[metric], color="k", ls=":", lw=1, label="attainable reference")
+        _reference_lines(ax, floors, metric)
         ax.set(xlabel="training iteration", ylabel=LABELS.get(metric, metric))
     axes[0].legend(frameon=False)
     return fig
@@ -115,8 +126,7 @@ def method_bars(
             vals = np.atleast_1d(np.asarray(table[method][metric], dtype=np.float64))
             ax.bar(i, vals.mean(), color=f"C{i}", alpha=0.7, width=0.7)
             ax.plot(np.full(vals.size, i), vals, "k.", ms=4)
-        if floors and metric in floors:
-            ax.axhline(floors[metric], color="k", ls=":", lw=1)
+        _reference_lines(ax, floors, metric)
         ax.set_xticks(x, methods, rotation=30, ha="right")
         ax.set_ylabel(LABELS.get(metric, metric))
     return fig

@@ -310,7 +310,8 @@ def test_plots_render(tmp_path, scores):
     fig = plots.training_curves(hist, ("l1", "entropy_ratio"), floors={"l1": 0.1})
     fig.savefig(tmp_path / "b.png")
     table = {"DB": {"l1": [0.5, 0.6]}, "SDB": {"l1": [0.2, 0.3]}}
-    plots.method_bars(table, ("l1",), floors={"l1": 0.1}).savefig(tmp_path / "c.png")
+    floors = {"l1": {"naive": 0.2, "deconvolved": 0.01}}
+    plots.method_bars(table, ("l1",), floors=floors).savefig(tmp_path / "c.png")
     plots.sweep({"DB": {0.1: [0.5], 0.25: [0.7]}}, "alpha", floors={0.1: 0.08}).savefig(
         tmp_path / "d.png"
     )
