@@ -62,10 +62,12 @@ def plrnn_rollout_plain(A, W, h, B, x, y, consts, P, mean_center, off_diag):
                 c = z[j] - mean
                 phi[j] = c if (j < first_relu or c > 0) else zero
             for j in range(M):
-                acc = A[j] * z[j] + h[j]
-                for i in range(M):
-                    acc += phi[i] * W[i, j]
-                Zhat[t, b, j] = acc
+                Zhat[t, b, j] = A[j] * z[j] + h[j]
+            for i in range(M):  # row by row: the inner loop reads W in memory order
+                p = phi[i]
+                if p != 0:
+                    for j in range(M):
+                        Zhat[t, b, j] += p * W[i, j]
             for j in range(M):
                 z[j] = Zhat[t, b, j]
             for n in range(N):
@@ -125,7 +127,9 @@ def plrnn_rollout_plain(A, W, h, B, x, y, consts, P, mean_center, off_diag):
 def shallow_rollout_plain(A, W1, W2, h1, h2, B, x, y, consts, clipped):
     """Forced rollout + BPTT for the (clipped) shallow PLRNN, eqs. (3.4)-(3.5).
 
-    Returns ``(loss, gA, gW1, gW2, gh1, gh2, gB, Zhat)``.
+    Returns ``(loss, gA, gW1, gW2, gh1, gh2, gB, Zhat)``. The inner loops run over the
+    hidden units (length L, contiguous), which the compiler vectorises; ``W1`` is used
+    through its transpose ``(M, L)`` so that every inner loop reads memory in order.
     """
     alpha, tau = consts[0], int(consts[1])
     T, nb, N = x.shape
@@ -133,13 +137,15 @@ def shallow_rollout_plain(A, W1, W2, h1, h2, B, x, y, consts, clipped):
     L = h2.shape[0]
     zero = consts[0] - consts[0]
     one_m_alpha = 1 - alpha
+    W1T = np.ascontiguousarray(W1.T)
     Zin = np.empty((T, nb, M), A.dtype)
     Zhat = np.empty((T, nb, M), A.dtype)
+    v = np.empty(L, A.dtype)
     r = np.empty(L, A.dtype)
+    z = np.empty(M, A.dtype)
     loss = zero
     for b in range(nb):
-        z = np.empty(M, A.dtype)
-        for j in range(M):
+        for j in range(M):  # (3.7)
             acc = zero
             for n in range(N):
                 acc += x[0, b, n] * B[n, j]
@@ -148,24 +154,24 @@ def shallow_rollout_plain(A, W1, W2, h1, h2, B, x, y, consts, clipped):
             if t > 0 and t % tau == 0:
                 for n in range(N):
                     z[n] = alpha * x[t, b, n] + one_m_alpha * z[n]
-            for j in range(M):
-                Zin[t, b, j] = z[j]
             for k in range(L):
-                v = zero
-                for i in range(M):
-                    v += z[i] * W2[i, k]
-                u = v + h2[k]
+                v[k] = zero
+            for i in range(M):
+                Zin[t, b, i] = z[i]
+                zi = z[i]
+                for k in range(L):
+                    v[k] += zi * W2[i, k]
+            for k in range(L):
+                u = v[k] + h2[k]
                 rk = u if u > 0 else zero
-                if clipped and v > 0:
-                    rk -= v
+                if clipped and v[k] > 0:
+                    rk -= v[k]
                 r[k] = rk
             for j in range(M):
-                Zhat[t, b, j] = A[j] * z[j] + h1[j]
-            for k in range(L):
-                rk = r[k]
-                if rk != 0:
-                    for j in range(M):
-                        Zhat[t, b, j] += rk * W1[k, j]
+                acc = A[j] * z[j] + h1[j]
+                for k in range(L):
+                    acc += r[k] * W1T[j, k]
+                Zhat[t, b, j] = acc
             for j in range(M):
                 z[j] = Zhat[t, b, j]
             for n in range(N):
@@ -176,48 +182,57 @@ def shallow_rollout_plain(A, W1, W2, h1, h2, B, x, y, consts, clipped):
     gA = np.zeros(M, A.dtype)
     gh1 = np.zeros(M, A.dtype)
     gh2 = np.zeros(L, A.dtype)
-    gW1 = np.zeros((L, M), A.dtype)
+    gW1T = np.zeros((M, L), A.dtype)
     gW2 = np.zeros((M, L), A.dtype)
     gB = np.zeros((N, M), A.dtype)
     g = np.empty(M, A.dtype)
+    gr = np.empty(L, A.dtype)
+    carry = np.empty(M, A.dtype)
     for b in range(nb):
-        carry = np.zeros(M, A.dtype)
+        for j in range(M):
+            carry[j] = zero
         for t in range(T - 1, -1, -1):
             for j in range(M):
                 g[j] = carry[j]
-                carry[j] = A[j] * g[j]
             for n in range(N):
                 g[n] += scale * (Zhat[t, b, n] - y[t, b, n])
-                carry[n] = A[n] * g[n]
-            for j in range(M):
-                gA[j] += g[j] * Zin[t, b, j]
-                gh1[j] += g[j]
             for k in range(L):
-                v = zero
-                for i in range(M):
-                    v += Zin[t, b, i] * W2[i, k]
-                u = v + h2[k]
+                v[k] = zero
+                gr[k] = zero
+            for i in range(M):
+                zi = Zin[t, b, i]
+                gi = g[i]
+                gA[i] += gi * zi
+                gh1[i] += gi
+                for k in range(L):
+                    v[k] += zi * W2[i, k]
+                    gr[k] += W1T[i, k] * gi
+            for k in range(L):  # r, then the adjoints of u = v + h2 and of v
+                u = v[k] + h2[k]
                 rk = u if u > 0 else zero
-                if clipped and v > 0:
-                    rk -= v
-                gr = zero
-                for j in range(M):
-                    gW1[k, j] += rk * g[j]
-                    gr += W1[k, j] * g[j]
-                gu = gr if u > 0 else zero
+                gu = gr[k] if u > 0 else zero
                 gh2[k] += gu
-                gv = gu - gr if (clipped and v > 0) else gu
-                if gv != 0:
-                    for i in range(M):
-                        gW2[i, k] += Zin[t, b, i] * gv
-                        carry[i] += W2[i, k] * gv
+                if clipped and v[k] > 0:
+                    rk -= v[k]
+                    gu -= gr[k]
+                r[k] = rk
+                gr[k] = gu  # now the adjoint of v
+            for i in range(M):
+                zi = Zin[t, b, i]
+                gi = g[i]
+                acc = A[i] * gi
+                for k in range(L):
+                    gW1T[i, k] += r[k] * gi
+                    gW2[i, k] += zi * gr[k]
+                    acc += W2[i, k] * gr[k]
+                carry[i] = acc
             if t > 0 and t % tau == 0:
                 for n in range(N):
                     carry[n] *= one_m_alpha
         for n in range(N):
             for j in range(N, M):
                 gB[n, j] += x[0, b, n] * carry[j]
-    return loss, gA, gW1, gW2, gh1, gh2, gB, Zhat
+    return loss, gA, np.ascontiguousarray(gW1T.T), gW2, gh1, gh2, gB, Zhat
 
 
 plrnn_rollout_jit = njit(cache=True, nogil=True)(plrnn_rollout_plain)
