@@ -50,6 +50,7 @@ book/vendor_static/mathjax/tex-mml-chtml.js:
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/bench_residual_dynamics.py
 	$(BIN)/python benchmarks/bench_active_inference.py
+	$(BIN)/python benchmarks/bench_dsr.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check reference tests exercises benchmarks book
