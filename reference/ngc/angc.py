@@ -61,6 +61,7 @@ class ANGCConfig:
     hidden: tuple = (64, 64)
     world_hidden: tuple = (64,)
     phi: str = "relu"
+    g: str = "phi"
     T: int = 10
     beta: float = 0.1
     gamma_v: float = 0.001
@@ -97,6 +98,8 @@ class ANGCConfig:
                 raise ValueError(f"{name}: expected positive layer widths, got {h}")
         if self.phi not in circuit.PHIS:
             raise ValueError(f"phi: expected one of {circuit.PHIS}, got {self.phi!r}")
+        if self.g not in circuit.GS:
+            raise ValueError(f"g: expected one of {circuit.GS}, got {self.g!r}")
         if self.settle_init not in ("projection", "zero"):
             raise ValueError(
                 f"settle_init: expected 'projection' or 'zero', got {self.settle_init!r}"
@@ -184,21 +187,21 @@ class Circuit:
         self.opt_state = self.optimizer.init(self.params) if self.optimizer else None
 
     def project(self, x_i):
-        return circuit.project(self.params, x_i, self.config.phi)[0]
+        return circuit.project(self.params, x_i, self.config.phi, self.config.g)[0]
 
     def settle(self, x_i, x_o):
         c = self.config
         z_init = None
         if c.settle_init == "projection":
-            z_init = circuit.project(self.params, x_i, c.phi)[1:-1]
+            z_init = circuit.project(self.params, x_i, c.phi, c.g)[1:-1]
         if c.kernel == "numba":
             from .kernels import settle_fast
 
             return settle_fast(
-                self.params, x_i, x_o, c.T, c.beta, c.gamma_v, c.beta_e, c.phi, z_init
+                self.params, x_i, x_o, c.T, c.beta, c.gamma_v, c.beta_e, c.phi, z_init, g=c.g
             )
         return circuit.settle(
-            self.params, x_i, x_o, c.T, c.beta, c.gamma_v, c.beta_e, c.phi, z_init=z_init
+            self.params, x_i, x_o, c.T, c.beta, c.gamma_v, c.beta_e, c.phi, z_init=z_init, g=c.g
         )
 
     def learn(self, state, batch_size):
@@ -305,7 +308,7 @@ class ANGCAgent:
         c = self.config
         obs, next_obs = self.scale(batch["obs"]), self.scale(batch["next_obs"])
         a = batch["actions"]
-        next_q = circuit.project(self.target, next_obs, c.phi)[0]
+        next_q = circuit.project(self.target, next_obs, c.phi, c.g)[0]
         y = batch["rewards"] + c.gamma * (1.0 - batch["terminated"]) * next_q.max(axis=1)  # (5.12)
         q = self.controller.project(obs)
         x_o = td_target_vector(q, a, y, c.td_clip)  # (5.13)

@@ -12,8 +12,15 @@ Equations (``g`` = identity; the clamped ends enter as themselves, without ``phi
     (5.2)  e^l    = ( phi(z^l) - zbar^l ) / (2 beta_e)               (x^o itself at l = 0)
     (5.3)  d^l    = -e^l + e^{l-1} E^l                               l = 1..L-1
     (5.4)  z^l   <- z^l + beta ( -gamma_v z^l + d^l )                l = 1..L-1
-    (5.5)  z^L = x^i,  z^l = g( phi(z^{l+1}) W^{l+1} )               the fast projection
+    (5.5)  z^L = x^i,  z^l = zbar^l  (top-down, layer by layer)      the fast projection
     (5.6)  D = sum_l || e^l ||^2                                     total discrepancy
+
+``g`` is the identity (the source's choice and the default, ``g="identity"``) or, with
+``g="phi"``, the activation itself on the *hidden* predictions (``zbar^0`` stays linear).
+With ``g = phi`` and an idempotent ``phi`` (ReLU) the projection (5.5) is a fixed point of
+settling when no output error arrives (``phi(z^l) = zbar^l`` there), so a ReLU unit
+predicted to be silent carries no error; with ``g`` = identity it carries
+``-zbar^l / (2 beta_e)`` for ever (its prediction is negative, its activity is zero).
 
 Settling starts from ``z^l = 0`` (or from a given state, e.g. the projection (5.5)),
 computes all errors, then for ``T`` steps updates every hidden layer with (5.3)-(5.4) from
@@ -32,6 +39,8 @@ import numpy as np
 from reference.backend import xp
 
 PHIS = ("relu", "tanh", "identity")
+#: Output function of the hidden predictions in (5.1): identity, or phi itself.
+GS = ("identity", "phi")
 
 
 def phi_fn(name):
@@ -112,7 +121,7 @@ def _check_batch(name, x, size):
         raise ValueError(f"{name}: expected finite values")
 
 
-def check_settle_args(params, x_i, x_o, T, beta, gamma_v, beta_e, phi):
+def check_settle_args(params, x_i, x_o, T, beta, gamma_v, beta_e, phi, g="identity"):
     """Validate the arguments of :func:`settle`; return the layer sizes."""
     J = validate_params(params)
     _check_batch("x_i", x_i, J[-1])
@@ -128,25 +137,30 @@ def check_settle_args(params, x_i, x_o, T, beta, gamma_v, beta_e, phi):
         raise ValueError(f"gamma_v: expected >= 0, got {gamma_v!r}")
     if phi not in PHIS:
         raise ValueError(f"phi: expected one of {PHIS}, got {phi!r}")
+    if g not in GS:
+        raise ValueError(f"g: expected one of {GS}, got {g!r}")
     return J
 
 
-def predictions(params, z, phi="relu"):
+def predictions(params, z, phi="relu", g="identity"):
     """Eq. (5.1) for every layer: ``[zbar^0, ..., zbar^{L-1}]`` from the states ``z``."""
     f = phi_fn(phi)
     L = len(z) - 1
-    return [(f(z[l + 1]) if l + 1 < L else z[L]) @ params[f"W{l + 1}"] for l in range(L)]
+    zbar = [(f(z[l + 1]) if l + 1 < L else z[L]) @ params[f"W{l + 1}"] for l in range(L)]
+    if g == "phi":
+        zbar = [zbar[0], *[f(x) for x in zbar[1:]]]
+    return zbar
 
 
-def errors(params, z, beta_e, phi="relu"):
+def errors(params, z, beta_e, phi="relu", g="identity"):
     """Eqs. (5.1)-(5.2): ``(e, zbar)``, lists over layers 0..L-1."""
     f = phi_fn(phi)
-    zbar = predictions(params, z, phi)
+    zbar = predictions(params, z, phi, g)
     e = [((f(z[l]) if l > 0 else z[0]) - zbar[l]) / (2.0 * beta_e) for l in range(len(zbar))]
     return e, zbar
 
 
-def project(params, x_i, phi="relu"):
+def project(params, x_i, phi="relu", g="identity"):
     """Eq. (5.5), the fast top-down pass: ``[z^0, ..., z^L]`` with ``z^L = x^i``.
 
     ``z^0`` is the circuit's prediction of ``x^o`` (for the ANGC controller, one value per
@@ -160,6 +174,8 @@ def project(params, x_i, phi="relu"):
     z[L] = x_i
     z[L - 1] = x_i @ params[f"W{L}"]
     for l in range(L - 2, -1, -1):
+        if g == "phi":
+            z[l + 1] = f(z[l + 1])
         z[l] = f(z[l + 1]) @ params[f"W{l + 1}"]
     return z
 
@@ -175,6 +191,7 @@ def settle(
     phi="relu",
     z_init=None,
     return_trajectory=False,
+    g="identity",
 ):
     """Settle the hidden layers for ``T`` steps with both ends clamped, Eqs. (5.1)-(5.4).
 
@@ -185,7 +202,7 @@ def settle(
     with ``return_trajectory``, ``"trajectory"``: per hidden layer an array ``(T+1, batch,
     J_l)`` of states, the initial one first.
     """
-    J = check_settle_args(params, x_i, x_o, T, beta, gamma_v, beta_e, phi)
+    J = check_settle_args(params, x_i, x_o, T, beta, gamma_v, beta_e, phi, g)
     L = len(J) - 1
     f = phi_fn(phi)
     batch = x_i.shape[0]
@@ -198,7 +215,7 @@ def settle(
             _check_batch(f"z_init[{l - 1}]", z, J[l])
         hidden = [xp.asarray(z) for z in z_init]
     z = [x_o, *hidden, x_i]
-    e, zbar = errors(params, z, beta_e, phi)
+    e, zbar = errors(params, z, beta_e, phi, g)
     traj = [[z[l]] for l in range(1, L)]
     for _ in range(int(T)):
         for l in range(1, L):
@@ -206,7 +223,7 @@ def settle(
             z[l] = z[l] + beta * (-gamma_v * z[l] + d)  # (5.4)
             if return_trajectory:
                 traj[l - 1].append(z[l])
-        e, zbar = errors(params, z, beta_e, phi)
+        e, zbar = errors(params, z, beta_e, phi, g)
     out = {
         "z": z,
         "e": e,

@@ -40,23 +40,27 @@ def _activate(z, out, phi_code):
                 out[b, j] = v
 
 
-def _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code):
+def _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi):
     """Eqs. (5.1)-(5.2) for every layer (P of the hidden layers refreshed first)."""
     for l in range(1, L):
         _activate(Z[l], P[l], phi_code)
     for l in range(L):
         np.dot(P[l + 1], Ws[l], Zbar[l])  # (5.1)
+        if g_phi and l > 0:
+            _activate(Zbar[l], Zbar[l], phi_code)
         B, J = Zbar[l].shape
         for b in range(B):
             for j in range(J):
                 Err[l][b, j] = (P[l][b, j] - Zbar[l][b, j]) * inv2be  # (5.2)
 
 
-def settle_plain(Ws, Es, Z, P, Err, Zbar, Fb, T, consts, phi_code):
-    """Settle in place for ``T`` steps; ``consts = [beta, gamma_v, 1 / (2 beta_e)]``."""
+def settle_plain(Ws, Es, Z, P, Err, Zbar, Fb, T, consts, phi_code, g_phi):
+    """Settle in place for ``T`` steps; ``consts = [beta, gamma_v, 1 / (2 beta_e)]``.
+
+    ``g_phi``: apply phi to the hidden predictions (``g="phi"`` of the circuit)."""
     beta, gamma_v, inv2be = consts[0], consts[1], consts[2]
     L = len(Ws)
-    _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code)
+    _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi)
     for _ in range(T):
         for l in range(1, L):
             np.dot(Err[l - 1], Es[l - 1], Fb[l])
@@ -66,7 +70,7 @@ def settle_plain(Ws, Es, Z, P, Err, Zbar, Fb, T, consts, phi_code):
                 for j in range(J):
                     d = fb[b, j] - e[b, j]  # (5.3)
                     z[b, j] = z[b, j] + beta * (d - gamma_v * z[b, j])  # (5.4)
-        _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code)
+        _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi)
 
 
 def hebbian_plain(Ws, Es, P, Err, dWs, dEs, gamma_e, modulate, use_abs, m):
@@ -149,13 +153,15 @@ def _buffers(params, x_i, x_o, z_init):
     return Ws, Es, Z, P, Err, Zbar, Fb, dt
 
 
-def settle_fast(params, x_i, x_o, T, beta, gamma_v, beta_e, phi="relu", z_init=None, jit=True):
+def settle_fast(
+    params, x_i, x_o, T, beta, gamma_v, beta_e, phi="relu", z_init=None, jit=True, g="identity"
+):
     """:func:`reference.ngc.circuit.settle` through the kernel: the same dict (no trajectory)."""
-    circuit.check_settle_args(params, x_i, x_o, T, beta, gamma_v, beta_e, phi)
+    circuit.check_settle_args(params, x_i, x_o, T, beta, gamma_v, beta_e, phi, g)
     Ws, Es, Z, P, Err, Zbar, Fb, dt = _buffers(params, x_i, x_o, z_init)
     consts = np.array([beta, gamma_v, 1.0 / (2.0 * beta_e)], dtype=dt)
     (settle_jit if jit else settle_plain)(
-        Ws, Es, Z, P, Err, Zbar, Fb, int(T), consts, PHI_CODES[phi]
+        Ws, Es, Z, P, Err, Zbar, Fb, int(T), consts, PHI_CODES[phi], g == "phi"
     )
     return {"z": list(Z), "e": list(Err), "zbar": list(Zbar), "phi_z": list(P)}
 
