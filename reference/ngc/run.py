@@ -249,7 +249,11 @@ def compare(env_id, factories, seeds, n_episodes, window=100, threshold=None, pr
 
 
 def results_to_json(results):
-    """``{name: [RunResult]}`` as plain JSON data (lists of floats), for committed summaries."""
+    """``{name: [RunResult]}`` as plain JSON data (lists of floats), for committed summaries.
+
+    The chapter plots ``reference/ngc/results/cartpole.json`` and ``mountaincar.json`` in
+    this format when they exist (written by the full runs), instead of short previews.
+    """
     out = {}
     for name, runs in results.items():
         out[name] = [
