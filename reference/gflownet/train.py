@@ -224,10 +224,12 @@ def dynamics_inputs(realized, intended, vocab, include_empty=True):
 
 
 def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, callback=None,
-          checkpoint_path=None, state=None):  # fmt: skip
+          checkpoint_path=None, state=None, kernel="numpy"):  # fmt: skip
     """Run ``config.iterations`` iterations on the reward table ``scores`` (V^L,), indexed by
     the base-4 code (4.1). ``offline_codes`` are codes of offline sequences (None or empty:
     on-policy only). ``callback(iteration, state)`` runs after every iteration.
+    ``kernel="numba"`` runs the rollout and the Adam updates in the compiled twins of
+    ``kernels.py`` (same random stream, same numbers up to round-off); depth-2 networks.
     Returns the final :class:`TrainState` (its ``history`` holds per-iteration values)."""
     from tqdm.auto import tqdm
 
@@ -242,12 +244,31 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
     use_offline = offline_codes is not None and len(offline_codes) and config.batch_offline > 0
     opt, opt_Z, opt_dyn = (nn.Adam(lr=config.lr), nn.Adam(lr=config.lr_log_Z),
                            nn.Adam(lr=config.lr_dynamics))  # fmt: skip
+    if kernel not in ("numpy", "numba"):
+        raise ValueError(f"kernel: expected 'numpy' or 'numba', got {kernel!r}")
+    fused = kernel == "numba"
+    if fused:
+        from . import kernels
+
+        if config.depth != 2:
+            raise ValueError(f"kernel: 'numba' needs depth 2, got depth {config.depth}")
+        state.policy = {k: np.array(v) for k, v in state.policy.items()}  # owned, writable
+        state.dynamics = {k: np.array(v) for k, v in state.dynamics.items()}
+    step = (lambda o, p, g, s: kernels.adam_step(o, p, g, s)) if fused else (
+        lambda o, p, g, s: o.step(p, g, s))  # fmt: skip
     start = state.iteration
     bar = tqdm(range(start, config.iterations), disable=not progress, desc=config.method)
     for it in bar:
-        log_policy = make_log_policy(state.policy, length, vocab, config.behaviour_scale)
-        online = env.rollout(log_policy, config.batch_online, rng, epsilon=config.epsilon)
-        realized, intended = online.realized, online.intended
+        if fused:
+            on_r, on_i = kernels.rollout(
+                state.policy, config.alpha, config.batch_online, rng, length, vocab,
+                config.epsilon, config.behaviour_scale,
+            )  # fmt: skip
+        else:
+            log_policy = make_log_policy(state.policy, length, vocab, config.behaviour_scale)
+            online = env.rollout(log_policy, config.batch_online, rng, epsilon=config.epsilon)
+            on_r, on_i = online.realized, online.intended
+        realized, intended = on_r, on_i
         if use_offline:
             picked = rng.choice(np.asarray(offline_codes), size=config.batch_offline)
             off = (picked[:, None] // place) % vocab
@@ -268,15 +289,14 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
             config, state, realized, intended, log_R, dyn_logprobs
         )
         grads, norm = nn.clip_grad_norm(grads, config.clip)
-        state.policy, state.policy_opt = opt.step(state.policy, grads, state.policy_opt)
+        state.policy, state.policy_opt = step(opt, state.policy, grads, state.policy_opt)
         if config.method == "tb":
             new, state.log_Z_opt = opt_Z.step(
                 {"log_Z": state.log_Z}, {"log_Z": np.asarray(d_log_Z)}, state.log_Z_opt
             )
             state.log_Z = new["log_Z"]
         if config.method == "sdb" and config.dynamics != "known":
-            ce = _dynamics_step(config, state, online.realized, online.intended, vocab, rng,
-                                opt_dyn)  # fmt: skip
+            ce = _dynamics_step(config, state, on_r, on_i, vocab, rng, opt_dyn, step)
         state.iteration = it + 1
         h = state.history
         h["loss"].append(loss)
@@ -284,7 +304,7 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         h["dynamics_ce"].append(ce)
         h["beta"].append(exponent)
         h["log_Z"].append(float(state.log_Z))
-        h["reward"].append(float(scores[online.realized @ place].mean()))
+        h["reward"].append(float(scores[on_r @ place].mean()))
         if progress and it % 50 == 0:
             bar.set_postfix(loss=f"{loss:.3g}", R=f"{h['reward'][-1]:.3f}")
         if callback is not None:
@@ -303,7 +323,7 @@ def known_dynamics_logprobs(intended, alpha, vocab, include_empty=True):
     return logT if include_empty else logT[1:]
 
 
-def _dynamics_step(config, state, realized, intended, vocab, rng, opt):
+def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step):
     inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix)
     inputs, targets = inputs.reshape(-1, inputs.shape[-1]), targets.reshape(-1)
     if config.dynamics == "replay":
@@ -320,7 +340,7 @@ def _dynamics_step(config, state, realized, intended, vocab, rng, opt):
     ce, d_logits = losses.dynamics_cross_entropy(logits, targets)
     grads = models.dynamics_backward(state.dynamics, cache, d_logits)
     grads, _ = nn.clip_grad_norm(grads, config.clip)
-    state.dynamics, state.dynamics_opt = opt.step(state.dynamics, grads, state.dynamics_opt)
+    state.dynamics, state.dynamics_opt = step(opt, state.dynamics, grads, state.dynamics_opt)
     return float(ce)
 
 

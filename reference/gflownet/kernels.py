@@ -1,0 +1,156 @@
+"""Numba twins of the two places where a training iteration loses time outside BLAS.
+
+Profiling one SDB iteration at width 256 (batch 32, 9 prefixes) puts most of the time in
+matrix products, which NumPy already hands to BLAS; numba cannot do better there. Two
+parts are dominated by interpreter and temporary-array overhead instead:
+
+* the Adam update (six elementwise passes over every parameter, each a new temporary):
+  :func:`adam_plain` is one fused loop, in place, with PyTorch's operation order (the same
+  as ``reference.nn.Adam``);
+* the rollout (8 sequential steps on 16 rows, each a few small products plus sampling):
+  :func:`rollout_plain` runs the policy MLP (depth 2) and the sticky environment for all
+  steps in one call, with the first layer as a sum of rows of W1 (the input is one-hot).
+  It consumes random numbers drawn beforehand by :func:`rollout_randoms` in the order
+  ``envs.StickySequenceEnv.rollout`` draws them, so both give the same tokens for the same
+  seed.
+
+Each ``*_plain`` function is undecorated Python over NumPy arrays (the readable twin, used
+by the tests and by ``NUMBA_DISABLE_JIT=1``); ``*_jit`` is the compiled version.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# --------------------------------------------------------------------------- Adam
+
+
+def adam_plain(theta, g, m, v, lr, beta1, beta2, eps, step):
+    """One ``torch.optim.Adam`` step on flat float arrays, in place (``step`` counts from 1)."""
+    bias_correction1 = 1.0 - beta1**step
+    bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
+    step_size = lr / bias_correction1
+    w = 1.0 - beta1
+    for i in range(theta.size):
+        gi = g[i]
+        if w < 0.5:  # torch.lerp's two branches, as nn._lerp
+            mi = m[i] + w * (gi - m[i])
+        else:
+            mi = gi - (gi - m[i]) * (1.0 - w)
+        vi = v[i] * beta2 + ((1.0 - beta2) * gi) * gi
+        denom = math.sqrt(vi) / bias_correction2_sqrt + eps
+        theta[i] = theta[i] - (step_size * mi) / denom
+        m[i] = mi
+        v[i] = vi
+
+
+adam_jit = njit(cache=True)(adam_plain)
+
+
+def adam_step(opt, params, grads, state, jit=True):
+    """``nn.Adam.step`` done in place by :func:`adam_jit` (or the plain twin).
+
+    ``params`` and the moment arrays in ``state`` are overwritten; returns ``(params,
+    state)`` like ``nn.Adam.step``. Weight decay is not supported here.
+    """
+    if opt.weight_decay:
+        raise ValueError("opt: the fused Adam kernel has no weight decay")
+    fn = adam_jit if jit else adam_plain
+    k = state["step"] + 1
+    for name, theta in params.items():
+        fn(theta.reshape(-1), np.ascontiguousarray(grads[name]).reshape(-1),
+           state["m"][name].reshape(-1), state["v"][name].reshape(-1),
+           opt.lr, opt.betas[0], opt.betas[1], opt.eps, k)  # fmt: skip
+    state["step"] = k
+    return params, state
+
+
+# --------------------------------------------------------------------------- rollout
+
+
+def rollout_randoms(rng, batch, length, vocab, epsilon):
+    """Uniforms and tokens in ``StickySequenceEnv.rollout``'s order, each ``(length, batch)``:
+    ``(u_policy, u_explore, explore_tokens, u_stick, stick_tokens)``."""
+    shape = (length, batch)
+    out = [np.empty(shape), np.zeros(shape), np.zeros(shape, np.int64), np.empty(shape),
+           np.empty(shape, np.int64)]  # fmt: skip
+    for t in range(length):
+        out[0][t] = rng.random(batch)
+        if epsilon > 0.0:
+            out[1][t] = rng.random(batch)
+            out[2][t] = rng.integers(0, vocab, size=batch)
+        out[3][t] = rng.random(batch)
+        out[4][t] = rng.integers(0, vocab, size=batch)
+    return tuple(out)
+
+
+def rollout_plain(W1, b1, W2, b2, W3f, b3f, vocab, scale, epsilon, alpha, u_policy, u_explore,
+                  explore_tokens, u_stick, stick_tokens):  # fmt: skip
+    """Sampled trajectories of the depth-2 policy network in the sticky environment (4.2).
+
+    At step t every row's realized prefix goes through the network (layer 1 as
+    ``b1 + sum_s W1[s V + x_s]``), the intended token is drawn from
+    ``softmax(scale * forward logits)`` by inverse CDF on ``u_policy[t]``, replaced by
+    ``explore_tokens[t]`` where ``u_explore[t] < epsilon``, and the realized token is
+    ``stick_tokens[t]`` where ``u_stick[t] < alpha``. ``W3f, b3f`` are the forward-logit
+    columns of the output layer. Returns ``(realized, intended)`` (B, L).
+    """
+    L, B = u_policy.shape
+    H = W1.shape[1]
+    realized = np.zeros((B, L), dtype=np.int64)
+    intended = np.zeros((B, L), dtype=np.int64)
+    h1 = np.empty((B, H))
+    p = np.empty(vocab)
+    for t in range(L):
+        for b in range(B):
+            for j in range(H):
+                acc = b1[j]
+                for s in range(t):
+                    acc += W1[s * vocab + realized[b, s], j]
+                h1[b, j] = acc if acc > 0.0 else 0.0
+        h2 = np.maximum(h1 @ W2 + b2, 0.0)
+        logits = h2 @ W3f + b3f
+        for b in range(B):
+            top = -np.inf
+            for v in range(vocab):
+                top = max(top, scale * logits[b, v])
+            total = 0.0
+            for v in range(vocab):
+                p[v] = math.exp(scale * logits[b, v] - top)
+                total += p[v]
+            cdf = 0.0
+            for v in range(vocab):  # envs.sample_categorical: cdf of softmax, u * cdf[-1]
+                p[v] = p[v] / total
+                cdf += p[v]
+            u = u_policy[t, b] * cdf
+            a = 0
+            cdf = 0.0
+            for v in range(vocab):
+                cdf += p[v]
+                if u >= cdf:
+                    a += 1
+            a = min(a, vocab - 1)
+            if epsilon > 0.0 and u_explore[t, b] < epsilon:
+                a = explore_tokens[t, b]
+            intended[b, t] = a
+            realized[b, t] = stick_tokens[t, b] if u_stick[t, b] < alpha else a
+    return realized, intended
+
+
+rollout_jit = njit(cache=True)(rollout_plain)
+
+
+def rollout(params, alpha, batch, rng, length, vocab, epsilon=0.0, scale=1.0, jit=True):
+    """Twin of ``StickySequenceEnv(alpha, length, vocab).rollout`` for the policy network
+    ``params`` (depth 2): ``(realized, intended)``, each ``(batch, length)`` int64."""
+    if set(params) != {"W1", "b1", "W2", "b2", "W3", "b3"}:
+        raise ValueError(f"params: expected a depth-2 policy network, got keys {sorted(params)}")
+    r = rollout_randoms(rng, batch, length, vocab, epsilon)
+    fn = rollout_jit if jit else rollout_plain
+    w = [params["W1"], params["b1"], params["W2"], params["b2"], params["W3"][:, :vocab],
+         params["b3"][:vocab]]  # fmt: skip
+    w = [np.ascontiguousarray(x, dtype=np.float64) for x in w]
+    return fn(*w, vocab, float(scale), float(epsilon), float(alpha), *r)
