@@ -133,20 +133,18 @@ def ablation(rows, threshold=None, ax=None, title=None):
     sd = [rows[n]["sd_last"] for n in names]
     x = np.arange(len(names))
     bottom = min(min(mean) - max(sd) - 10.0, threshold if threshold is not None else np.inf)
-    bars = ax.bar(
-        x, np.asarray(mean) - bottom, bottom=bottom, yerr=sd, capsize=4, color="C0", alpha=0.7
-    )
-    for bar, n in zip(bars, names, strict=True):
+    ax.bar(x, np.asarray(mean) - bottom, bottom=bottom, yerr=sd, capsize=4, color="C0", alpha=0.7)
+    for xi, n in zip(x, names, strict=True):
         solved = rows[n]["solved"]
-        text = ",".join("-" if s is None else str(s) for s in solved)
-        ax.text(
-            bar.get_x() + bar.get_width() / 2,
-            bottom,
+        text = "solved: " + ", ".join("-" if s is None else str(s) for s in solved)
+        ax.annotate(
             text,
+            (xi, rows[n]["mean_last"] + rows[n]["sd_last"]),
+            xytext=(0, 3),
+            textcoords="offset points",
             ha="center",
             va="bottom",
             fontsize=7,
-            rotation=90,
         )
     if threshold is not None:
         ax.axhline(threshold, ls="--", color="0.3", lw=1)
@@ -158,17 +156,25 @@ def ablation(rows, threshold=None, ax=None, title=None):
     return fig
 
 
-def overview(results, rows=None, key="epistemic", window=100):
-    """Learning curves, goal rate and (if any agent reports ``key``) the epistemic signal."""
+#: Tasks whose terminal state is the goal (elsewhere, e.g. CartPole, it is a failure).
+GOAL_TASKS = ("MountainCar-v0", "Acrobot-v1")
+
+
+def overview(results, key="epistemic", window=100):
+    """Learning curves, the goal rate (tasks in :data:`GOAL_TASKS`) and, if any agent
+    reports ``key``, the epistemic signal, side by side."""
     import matplotlib.pyplot as plt
 
     has_signal = any(key in r.diag_sum for runs in results.values() for r in runs)
-    n = 2 + has_signal
-    fig, axes = plt.subplots(1, n, figsize=(5.0 * n, 3.8))
-    learning_curves(results, window=window, ax=axes[0])
-    terminal_rate(results, window=window, ax=axes[1])
+    has_goal = next(iter(results.values()))[0].env_id in GOAL_TASKS
+    n = 1 + has_goal + has_signal
+    fig, axes = plt.subplots(1, n, figsize=(5.0 * n, 3.8), squeeze=False)
+    axes = list(axes[0])
+    learning_curves(results, window=window, ax=axes.pop(0))
+    if has_goal:
+        terminal_rate(results, window=window, ax=axes.pop(0))
     if has_signal:
         only = {k: v for k, v in results.items() if all(key in r.diag_sum for r in v)}
-        signal_over_time(only, key=key, ax=axes[2])
+        signal_over_time(only, key=key, ax=axes.pop(0))
     fig.tight_layout()
     return fig

@@ -71,6 +71,9 @@ def test_signal_terminal_rate_ablation_and_overview():
     rows = {n: run.summarize(r, -110, 100) | {"window": 30} for n, r in results.items()}
     fig = plots.ablation(rows, threshold=-110)
     assert len(fig.axes[0].patches) == 2
+    assert [t.get_text() for t in fig.axes[0].texts] == ["solved: -, -", "solved: -"]
     assert len(plots.overview(results).axes) == 3
+    cartpole = {"dqn": [_fake("CartPole-v1", 0, np.arange(30.0))]}
+    assert len(plots.overview(cartpole).axes) == 1  # no goal panel, no epistemic signal
     with pytest.raises(ValueError, match="key"):
         plots.signal_over_time({"random": results["random"]})
