@@ -56,6 +56,7 @@ EXERCISES_DIR = Path(__file__).resolve().parent
 SPEC_MODULES = (
     "exercises.chapter01",
     "exercises.chapter02",
+    "exercises.chapter03",
     "exercises.chapter04",
     "exercises.chapter05",
 )
