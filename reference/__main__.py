@@ -307,6 +307,7 @@ COMMANDS = {
     "vectors": (_add_vectors, _run_vectors),
     "gflownet": _chapter_cli("reference.gflownet.cli"),
     "dsr": _chapter_cli("reference.dsr.cli"),
+    "ngc": _chapter_cli("reference.ngc.cli"),
 }
 
 
