@@ -45,6 +45,7 @@ MODULES = (
     "reference.nn_vectors",
     "reference.residual_dynamics.vectors",
     "reference.active_inference.vectors",
+    "reference.dsr.vectors",
     "reference.gflownet.vectors",
     "reference.ngc.vectors",
 )
