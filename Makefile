@@ -51,6 +51,7 @@ bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/bench_residual_dynamics.py
 	$(BIN)/python benchmarks/bench_active_inference.py
 	$(BIN)/python benchmarks/bench_dsr.py
+	$(BIN)/python benchmarks/bench_gflownet.py
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check reference tests exercises benchmarks book
