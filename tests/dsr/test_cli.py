@@ -12,7 +12,7 @@ def test_dsr_command_writes_its_outputs(tmp_path, run_cli):
     out = tmp_path / "dsr"
     stdout = run_cli("dsr", "--fast", "--no-progress", "--out", out, "--seed", 1)
     assert "T=2000: D_stsp" in stdout and "largest Lyapunov exponent" in stdout
-    for name in ("training.png", "attractor.png", "spectra.png", "checkpoint.npz",
+    for name in ("training.png", "attractor.png", "spectra.png", "lyapunov.png", "checkpoint.npz",
                  "summary.json"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())
