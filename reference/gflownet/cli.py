@@ -30,6 +30,13 @@ def add_parser(sub):
     p.add_argument("--alphas", type=float, nargs="+", default=None, help="sticky probabilities")
     p.add_argument("--hidden", type=int, default=None, help="MLP width (default 256)")
     p.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        help="method labels (default: sdb db-intended db tb zvar; also sdb-known, the "
+        "oracle with the true sticky kernel)",
+    )
+    p.add_argument(
         "--out", default=os.path.join("out", "gflownet"), help="output folder (out/gflownet)"
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -57,6 +64,13 @@ def run(args):
         overrides["alphas"] = tuple(args.alphas)
     if args.hidden is not None:
         overrides["hidden"] = args.hidden
+    if args.methods is not None:
+        try:
+            for label in args.methods:
+                experiments.method_settings(label)
+        except ValueError as err:
+            raise SystemExit(f"--methods: {err}") from None
+        overrides["methods"] = tuple(args.methods)
     hc = experiments.headline_config(fast=args.fast, full=args.full, **overrides)
     os.makedirs(args.out, exist_ok=True)
 

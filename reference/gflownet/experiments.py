@@ -33,11 +33,16 @@ METHODS = ("sdb", "db-intended", "db", "tb", "zvar")
 
 
 def method_settings(label):
-    """``(method, actions)`` of a headline label such as ``"db-intended"``."""
-    method, _, actions = label.partition("-")
-    if method not in train.METHODS or actions not in ("", "intended", "realized"):
-        raise ValueError(f"method: expected a label like 'tb' or 'db-intended', got {label!r}")
-    return method, actions or ("intended" if method == "sdb" else "realized")
+    """``TrainConfig`` fields of a method label: ``"tb"``, ``"db-intended"``, ``"sdb"``,
+    ``"sdb-known"`` (SDB with the true sticky kernel instead of the learned dynamics)."""
+    method, _, suffix = label.partition("-")
+    if method == "sdb" and suffix in ("", "known"):
+        return {"method": "sdb", "actions": "intended",
+                "dynamics": "known" if suffix else "on-policy"}  # fmt: skip
+    if method in train.METHODS and suffix in ("", "intended", "realized"):
+        return {"method": method, "actions": suffix or "realized"}
+    raise ValueError(f"method: expected a label like 'tb', 'db-intended' or 'sdb-known', "
+                     f"got {label!r}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,9 +79,8 @@ def headline_config(fast=False, full=False, **overrides):
 
 
 def train_config(hc, label, alpha, seed):
-    method, actions = method_settings(label)
     return train.TrainConfig(
-        method=method, actions=actions, alpha=alpha, iterations=hc.iterations,
+        **method_settings(label), alpha=alpha, iterations=hc.iterations,
         hidden=hc.hidden, depth=hc.depth, beta=hc.beta, lr=hc.lr,
         batch_online=hc.batch_online, batch_offline=hc.batch_offline, epsilon=hc.epsilon,
         seed=seed,
@@ -206,9 +210,8 @@ def run_toy(methods=("sdb", "db-intended", "tb"), alpha=0.5, rewards=(1.0, 2.0),
     R = np.asarray(rewards, dtype=float)
     out = {"target": (R / R.sum()).tolist()}
     for label in methods:
-        method, actions = method_settings(label)
         config = train.TrainConfig(
-            method=method, actions=actions, alpha=alpha, iterations=iterations, hidden=16,
+            **method_settings(label), alpha=alpha, iterations=iterations, hidden=16,
             depth=1, lr=1e-2, lr_dynamics=1e-2, batch_online=32, batch_offline=0,
             epsilon=0.0, beta=1.0, seed=seed,
         )  # fmt: skip

@@ -61,3 +61,11 @@ def test_summary_and_table():
     with pytest.raises(ValueError, match="fast, full"):
         experiments.headline_config(fast=True, full=True)
     assert np.isclose(experiments.headline_config(full=True).iterations, 2500)
+
+
+def test_method_labels():
+    assert experiments.method_settings("db-intended") == {"method": "db", "actions": "intended"}
+    assert experiments.method_settings("tb") == {"method": "tb", "actions": "realized"}
+    assert experiments.method_settings("sdb-known")["dynamics"] == "known"
+    with pytest.raises(ValueError, match="method"):
+        experiments.method_settings("tb-known")
