@@ -156,3 +156,49 @@ def sweep(results, x_key, metric="l1", floors=None, xlabel=None):
     ax.set(xlabel=xlabel or x_key, ylabel=LABELS.get(metric, metric))
     ax.legend(frameon=False)
     return fig
+
+
+def half_step_diagram(alpha=0.25, vocab=4):
+    """The two half-steps of one transition: prefix s -> afterstates (s, a) with pi(a | s) ->
+    children s + v with T(v | a) (4.2); edge widths follow the kernel."""
+    from .envs import sticky_kernel
+
+    T = sticky_kernel(alpha, vocab)
+    fig, (ax,) = _figure(1, width=6.4, height=3.6)
+    ys = np.linspace(1, -1, vocab)
+    nodes = {"s": (0.0, 0.0)}
+    nodes.update({f"a{a}": (1.0, ys[a]) for a in range(vocab)})
+    nodes.update({f"x{v}": (2.0, ys[v]) for v in range(vocab)})
+    for a in range(vocab):
+        ax.annotate(
+            "",
+            nodes[f"a{a}"],
+            nodes["s"],
+            arrowprops=dict(arrowstyle="->", color="C0", shrinkA=8, shrinkB=24),
+        )
+        for v in range(vocab):
+            ax.annotate(
+                "",
+                nodes[f"x{v}"],
+                nodes[f"a{a}"],
+                arrowprops=dict(
+                    arrowstyle="->",
+                    color="C3",
+                    lw=0.4 + 3 * T[a, v],
+                    alpha=0.8,
+                    shrinkA=24,
+                    shrinkB=20,
+                ),
+            )
+    ax.text(*nodes["s"], "s", ha="center", va="center", bbox=dict(boxstyle="circle", fc="w"))
+    for a in range(vocab):
+        ax.text(*nodes[f"a{a}"], f"(s, a={a})", ha="center", va="center",
+                bbox=dict(boxstyle="square", fc="w"), fontsize=8)  # fmt: skip
+    for v in range(vocab):
+        ax.text(*nodes[f"x{v}"], f"s + {v}", ha="center", va="center",
+                bbox=dict(boxstyle="round", fc="w"), fontsize=8)  # fmt: skip
+    ax.text(0.5, 1.25, "agent: pi(a | s)", ha="center", color="C0")
+    ax.text(1.5, 1.25, f"environment: T(v | a), alpha = {alpha}", ha="center", color="C3")
+    ax.set(xlim=(-0.3, 2.4), ylim=(-1.3, 1.45))
+    ax.axis("off")
+    return fig

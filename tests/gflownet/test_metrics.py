@@ -322,3 +322,12 @@ def test_plots_render(tmp_path, scores):
         plots.training_curves({"X": {"step": steps, "l1": np.ones(4)}}, ("l1",))
     with pytest.raises(ValueError, match="p, p_star, scores"):
         plots.distribution_vs_target(uniform[:5], p_star, scores)
+
+
+def test_half_step_diagram_renders(tmp_path):
+    from reference.gflownet import plots
+
+    plots.half_step_diagram(0.25, 4).savefig(tmp_path / "d.png")
+    assert (tmp_path / "d.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="alpha"):
+        plots.half_step_diagram(2.0)
