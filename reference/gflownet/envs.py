@@ -283,6 +283,36 @@ class HyperGrid:
             raise ValueError("actions: a move would leave the grid")
         return x + np.eye(self.ndim, dtype=np.int64)[a]
 
+    def terminal_distribution(self, log_pf):
+        """Exact probability of exiting at each state under forward log-probabilities
+        ``log_pf`` (H^D, D + 1) (already masked and normalised over the valid actions).
+
+        Dynamic programming over the levels ``sum_i x_i = 0, 1, ...`` of the grid: the
+        probability of reaching a state flows to its children with P_F(+1 on axis i) and
+        leaves with P_F(exit). Returns (H^D,) in index order, summing to 1.
+        """
+        log_pf = np.asarray(log_pf, dtype=np.float64)
+        if log_pf.shape != (self.n_states, self.n_actions):
+            raise ValueError(
+                f"log_pf: expected shape ({self.n_states}, {self.n_actions}), got {log_pf.shape}"
+            )
+        states = self.all_states()
+        pf = np.exp(log_pf)
+        if np.any(pf[~self.forward_mask(states)] > 0):
+            raise ValueError("log_pf: an invalid action (off the grid) has positive probability")
+        if np.abs(pf.sum(axis=1) - 1.0).max() > 1e-9:
+            raise ValueError("log_pf: expected rows normalised over the valid actions")
+        reach = np.zeros(self.n_states)
+        reach[0] = 1.0
+        level = states.sum(axis=1)
+        place = self.height ** np.arange(self.ndim - 1, -1, -1)
+        for k in range(level.max() + 1):
+            idx = np.flatnonzero(level == k)
+            for i in range(self.ndim):
+                move = idx[states[idx, i] < self.height - 1]
+                np.add.at(reach, move + place[i], reach[move] * pf[move, i])
+        return reach * pf[:, self.exit_action]
+
     def _check_states(self, states):
         x = np.asarray(states)
         if x.ndim < 1 or x.shape[-1] != self.ndim:

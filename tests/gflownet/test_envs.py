@@ -200,3 +200,46 @@ def test_hypergrid_reward_with_second_mode_and_masks():
         envs.HyperGrid(height=1)
     with pytest.raises(ValueError, match="env"):
         envs.hypergrid_from_golden({"name": "Box"})
+
+
+def _masked_log_softmax(logits, valid):
+    z = np.where(valid, logits, -np.inf)
+    return z - np.logaddexp.reduce(z, axis=-1, keepdims=True)
+
+
+def test_hypergrid_terminal_distribution_golden_policy_and_monte_carlo(golden):
+    grid = envs.hypergrid_from_golden(golden["env"])
+    states = grid.all_states()
+    log_pf = _masked_log_softmax(
+        np.asarray(golden["params"]["pf_logits"]), grid.forward_mask(states)
+    )
+    p = grid.terminal_distribution(log_pf)
+    assert p.shape == (25,) and abs(p.sum() - 1) < 1e-12 and p.min() > 0
+    rng = np.random.default_rng(0)
+    n, counts = 40_000, np.zeros(25)
+    x = np.zeros((n, 2), dtype=np.int64)
+    alive = np.ones(n, bool)
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        probs = np.exp(log_pf[grid.index(x[idx])])
+        a = (rng.random(idx.size)[:, None] > np.cumsum(probs, 1)).sum(1)
+        done = a == grid.exit_action
+        np.add.at(counts, grid.index(x[idx[done]]), 1)
+        alive[idx[done]] = False
+        move = idx[~done]
+        x[move] = grid.step(x[move], a[~done])
+    freq = counts / n
+    assert np.all(np.abs(freq - p) < 5 * np.sqrt(p * (1 - p) / n) + 1e-9)
+
+
+def test_hypergrid_terminal_distribution_one_axis_and_validation():
+    grid = envs.HyperGrid(ndim=1, height=4)
+    stop = 0.3  # exit with 0.3 wherever a move exists: geometric, truncated at the wall
+    log_pf = np.log(np.array([[0.7, stop]] * 3 + [[1e-300, 1.0]]))
+    log_pf[3, 0] = -np.inf
+    p = grid.terminal_distribution(log_pf)
+    np.testing.assert_allclose(p, [0.3, 0.7 * 0.3, 0.49 * 0.3, 0.343], rtol=1e-12)
+    with pytest.raises(ValueError, match="invalid action"):
+        grid.terminal_distribution(np.log(np.full((4, 2), 0.5)))
+    with pytest.raises(ValueError, match=r"log_pf: expected shape \(4, 2\)"):
+        grid.terminal_distribution(np.zeros((3, 2)))
