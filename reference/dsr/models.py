@@ -356,9 +356,15 @@ class ShallowPLRNN(LatentModel):
         return zbar, grads
 
     def _jacobian(self, params, z):
-        _, d = self._hidden(params, z)
-        X = (params["W1"].T[None, :, :] * d[:, None, :]) @ params["W2"].T  # W1_p D W2_p
-        return xp.eye(self.M)[None] * params["A"][None, None, :] + X
+        v = z @ params["W2"]
+        d = (v + params["h2"] > 0).astype(z.dtype)
+        if self.clipped:
+            d = d - (v > 0).astype(z.dtype)
+        # (W1_p D W2_p)[i, j] = sum_k W1[k, i] d_k W2[j, k]: one product d @ K for the batch
+        M, L = self.M, self.L
+        K = params["W1"][:, :, None] * params["W2"].T[:, None, :]  # (L, M, M)
+        X = (d @ xp.reshape(K, (L, M * M))).reshape(z.shape[0], M, M)
+        return xp.eye(M)[None] * params["A"][None, None, :] + X
 
     def norm_bound(self, params):
         """``max|A| + ||W1||_2 ||W2||_2`` (section 2 of the brief)."""
