@@ -19,14 +19,15 @@ import time
 def add_parser(sub):
     p = sub.add_parser(
         "dsr",
-        help="chapter 3: reconstruct Lorenz-63 with an ALRNN (teacher-forced BPTT), evaluate",
-        description="Train the chapter-3 latent model on standardised Lorenz-63 data with "
-        "sparse teacher forcing, evaluate D_stsp and D_H with the fixed-length protocol "
-        "(generate 1.25 T, drop 0.25 T), and write figures and a JSON summary.",
+        help="chapter 3: reconstruct Lorenz-63 with a clipped shPLRNN (GTF + BPTT), evaluate",
+        description="Train the chapter-3 latent model (clipped shallow PLRNN) on standardised "
+        "Lorenz-63 data with adaptive generalized teacher forcing, evaluate D_stsp and D_H "
+        "with the fixed-length protocol (generate 1.25 T, drop 0.25 T), and write figures "
+        "and a JSON summary.",
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--fast", action="store_true", help="tiny run for tests (seconds)")
-    size.add_argument("--full", action="store_true", help="headline run (~10 min, 1500 epochs)")
+    size.add_argument("--full", action="store_true", help="headline run (1000 epochs)")
     p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     p.add_argument("--out", default=os.path.join("out", "dsr"), help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed for initialisation and windows")

@@ -25,13 +25,15 @@ def test_dsr_command_writes_its_outputs(tmp_path, run_cli):
     assert summary["monitor"]["epoch"] == [2, 4]
     # the checkpoint holds the parameters after the last epoch
     params, _, epoch, _, _ = train.load_checkpoint(out / "checkpoint.npz")
-    assert epoch == 4 and params["W"].shape == (8, 8)
+    assert epoch == 4 and params["W1"].shape == (10, 3)
 
 
 def test_configs():
     full = experiments.config(full=True)
-    assert full.train.epochs == 1500 and full.train.tau == 16 and full.latent_dim == 20
-    assert full.build_model().num_params() == 491
+    assert full.train.epochs == 1000 and full.train.tau == 1 and full.train.adaptive_alpha
+    assert full.build_model().num_params() == 3 + 2 * 150 + 3 + 50  # A, W1, W2, h1, h2
+    alrnn = experiments.config(full=True, model="ALRNN", latent_dim=20, hyper=(("num_relus", 2),))
+    assert alrnn.build_model().num_params() == 491
     assert experiments.config(epochs=7, latent_dim=5).train.epochs == 7
     with pytest.raises(ValueError, match="fast, full"):
         experiments.config(fast=True, full=True)
