@@ -187,13 +187,13 @@ class Circuit:
         self.opt_state = self.optimizer.init(self.params) if self.optimizer else None
 
     def project(self, x_i):
-        return circuit.project(self.params, x_i, self.config.phi, self.config.g)[0]
+        return circuit.project(self.params, x_i, self.config.phi)[0]
 
     def settle(self, x_i, x_o):
         c = self.config
         z_init = None
         if c.settle_init == "projection":
-            z_init = circuit.project(self.params, x_i, c.phi, c.g)[1:-1]
+            z_init = circuit.project(self.params, x_i, c.phi)[1:-1]
         if c.kernel == "numba":
             from .kernels import settle_fast
 
@@ -308,7 +308,7 @@ class ANGCAgent:
         c = self.config
         obs, next_obs = self.scale(batch["obs"]), self.scale(batch["next_obs"])
         a = batch["actions"]
-        next_q = circuit.project(self.target, next_obs, c.phi, c.g)[0]
+        next_q = circuit.project(self.target, next_obs, c.phi)[0]
         y = batch["rewards"] + c.gamma * (1.0 - batch["terminated"]) * next_q.max(axis=1)  # (5.12)
         q = self.controller.project(obs)
         x_o = td_target_vector(q, a, y, c.td_clip)  # (5.13)

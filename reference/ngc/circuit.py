@@ -12,14 +12,16 @@ Equations (``g`` = identity; the clamped ends enter as themselves, without ``phi
     (5.2)  e^l    = ( phi(z^l) - zbar^l ) / (2 beta_e)               (x^o itself at l = 0)
     (5.3)  d^l    = -e^l + e^{l-1} E^l                               l = 1..L-1
     (5.4)  z^l   <- z^l + beta ( -gamma_v z^l + d^l )                l = 1..L-1
-    (5.5)  z^L = x^i,  z^l = zbar^l  (top-down, layer by layer)      the fast projection
+    (5.5)  z^L = x^i,  z^l = phi(z^{l+1}) W^{l+1}                    the fast projection
     (5.6)  D = sum_l || e^l ||^2                                     total discrepancy
 
 ``g`` is the identity (the source's choice and the default, ``g="identity"``) or, with
 ``g="phi"``, the activation itself on the *hidden* predictions (``zbar^0`` stays linear).
-With ``g = phi`` and an idempotent ``phi`` (ReLU) the projection (5.5) is a fixed point of
-settling when no output error arrives (``phi(z^l) = zbar^l`` there), so a ReLU unit
-predicted to be silent carries no error; with ``g`` = identity it carries
+The projection (5.5) holds pre-activations, ``z^l = phi(z^{l+1}) W^{l+1}``, for either ``g``.
+With ``g = phi`` it is an exact fixed point of settling when no output error arrives
+(``phi(z^l) = zbar^l`` in every hidden layer), and a ReLU unit predicted to be silent sits
+at its negative pre-activation, so a small push does not wake it (the ReLU gate appears
+without any ``phi'`` factor). With ``g`` = identity such a unit carries the error
 ``-zbar^l / (2 beta_e)`` for ever (its prediction is negative, its activity is zero).
 
 Settling starts from ``z^l = 0`` (or from a given state, e.g. the projection (5.5)),
@@ -160,7 +162,7 @@ def errors(params, z, beta_e, phi="relu", g="identity"):
     return e, zbar
 
 
-def project(params, x_i, phi="relu", g="identity"):
+def project(params, x_i, phi="relu"):
     """Eq. (5.5), the fast top-down pass: ``[z^0, ..., z^L]`` with ``z^L = x^i``.
 
     ``z^0`` is the circuit's prediction of ``x^o`` (for the ANGC controller, one value per
@@ -174,8 +176,6 @@ def project(params, x_i, phi="relu", g="identity"):
     z[L] = x_i
     z[L - 1] = x_i @ params[f"W{L}"]
     for l in range(L - 2, -1, -1):
-        if g == "phi":
-            z[l + 1] = f(z[l + 1])
         z[l] = f(z[l + 1]) @ params[f"W{l + 1}"]
     return z
 

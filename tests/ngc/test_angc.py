@@ -72,10 +72,9 @@ def test_learning_step_is_exactly_the_hebbian_rule(rng):
     c = a.config
     before_ctrl, before_world, target = a.controller.params, a.world.params, a.target
     obs, nxt = a.scale(batch["obs"]), a.scale(batch["next_obs"])
-    y = batch["rewards"] + 0.9 * (1 - batch["terminated"]) * circuit.project(target, nxt, g=c.g)[
-        0
-    ].max(1)
-    q = circuit.project(before_ctrl, obs, g=c.g)[0]
+    next_q = circuit.project(target, nxt)[0]
+    y = batch["rewards"] + 0.9 * (1 - batch["terminated"]) * next_q.max(1)
+    q = circuit.project(before_ctrl, obs)[0]
     x_o = angc.td_target_vector(q, batch["actions"], y)
     s = circuit.settle(
         before_ctrl,
@@ -85,7 +84,7 @@ def test_learning_step_is_exactly_the_hebbian_rule(rng):
         c.beta,
         c.gamma_v,
         c.beta_e,
-        z_init=circuit.project(before_ctrl, obs, g=c.g)[1:-1],
+        z_init=circuit.project(before_ctrl, obs)[1:-1],
         g=c.g,
     )
     dW, dE = hebbian.hebbian_updates(before_ctrl, s, c.gamma_e)
@@ -101,7 +100,7 @@ def test_learning_step_is_exactly_the_hebbian_rule(rng):
         c.beta,
         c.gamma_v,
         c.beta_e,
-        z_init=circuit.project(before_world, x_i, g=c.g)[1:-1],
+        z_init=circuit.project(before_world, x_i)[1:-1],
         g=c.g,
     )
     dW, dE = hebbian.hebbian_updates(before_world, sw, c.gamma_e)

@@ -196,18 +196,18 @@ def test_init_params_shapes_and_checks(rng):
         circuit.init_params((3, 4, 2), 0)
 
 
-@pytest.mark.parametrize("phi", ["relu", "identity"])
+@pytest.mark.parametrize("phi", circuit.PHIS)
 def test_with_g_phi_the_projection_is_a_fixed_point(rng, phi):
-    """g = phi on hidden predictions, phi idempotent (ReLU): with x^o = the projection's own
-    output, settling from the projection has zero error everywhere and does not move."""
+    """g = phi on hidden predictions: with x^o = the projection's own output, settling from
+    the projection has zero error everywhere and does not move (gamma_v = 0)."""
     params, x_i, _ = make(rng, (3, 7, 5, 2))
-    z = circuit.project(params, x_i, phi, g="phi")
+    z = circuit.project(params, x_i, phi)
     s = circuit.settle(params, x_i, z[0], 6, 0.1, 0.0, 0.5, phi, z_init=z[1:-1], g="phi")
     assert max(np.abs(e).max() for e in s["e"]) <= 1e-14
     for l in (1, 2):
         assert rel_error(s["z"][l], z[l]) <= 1e-14
     f = circuit.phi_fn(phi)
-    assert rel_error(z[2], f(x_i @ params["W3"])) <= 1e-15
-    assert rel_error(z[0], f(z[1]) @ params["W1"]) <= 1e-15  # the bottom stays linear
+    assert rel_error(s["zbar"][1], f(z[1])) <= 1e-15  # hidden predictions pass through phi
+    assert rel_error(s["zbar"][0], z[0]) <= 1e-15  # the bottom stays linear
     with pytest.raises(ValueError, match="g"):
         circuit.settle(params, x_i, z[0], 1, 0.1, 0.0, 0.5, phi, g="sigmoid")

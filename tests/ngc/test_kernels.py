@@ -28,11 +28,11 @@ def test_settle_twins(rng, dims, phi, jit):
 @pytest.mark.parametrize("jit", [True, False])
 def test_settle_from_given_states(rng, jit, g):
     params, x_i, x_o = case(rng, (3, 6, 5, 2))
-    z0 = circuit.project(params, x_i, g=g)[1:-1]
+    z0 = circuit.project(params, x_i)[1:-1]
     ref = circuit.settle(params, x_i, x_o, 5, 0.2, 0.0, 0.4, z_init=z0, g=g)
     got = kernels.settle_fast(params, x_i, x_o, 5, 0.2, 0.0, 0.4, z_init=z0, jit=jit, g=g)
     assert all(rel_error(a, b) <= 1e-13 for a, b in zip(got["e"], ref["e"], strict=True))
-    assert rel_error(z0[0], circuit.project(params, x_i, g=g)[1]) == 0.0  # inputs untouched
+    assert rel_error(z0[0], circuit.project(params, x_i)[1]) == 0.0  # inputs untouched
 
 
 @pytest.mark.parametrize("modulate, use_abs", [(False, True), (True, True), (True, False)])
