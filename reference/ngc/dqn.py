@@ -386,7 +386,11 @@ def make_random_agent(n_actions):
     return RandomAgent(n_actions)
 
 
-#: Settings tuned here for the two tasks of the chapter (see the chapter for the runs).
+#: Settings for the two tasks of the chapter. CartPole: a plain DQN (learns to ~140 steps in
+#: 300 episodes, seed 0). MountainCar: the rl-baselines3-zoo recipe (gamma 0.98, bursts of 8
+#: gradient steps every 16 environment steps, target sync every 600 steps) on scaled
+#: observations with two hidden layers of 64; of six settings tried for 300-500 episodes on
+#: seed 0 it is the only one whose car reached the flag (first at episode 139).
 PRESETS = {
     "CartPole-v1": dict(
         hidden=(64, 64),
@@ -400,12 +404,17 @@ PRESETS = {
     ),
     "MountainCar-v0": dict(
         hidden=(64, 64),
-        lr=1e-3,
-        batch_size=64,
+        lr=4e-3,
+        batch_size=128,
+        replay_capacity=10_000,
         learn_start=1_000,
-        target_sync=500,
-        epsilon_decay_steps=20_000,
-        epsilon_end=0.05,
-        replay_capacity=100_000,
+        gamma=0.98,
+        target_sync=600,
+        train_every=16,
+        gradient_steps=8,
+        epsilon_decay_steps=24_000,
+        epsilon_end=0.07,
+        obs_low=(-1.2, -0.07),
+        obs_high=(0.6, 0.07),
     ),
 }
