@@ -15,7 +15,9 @@ of :mod:`reference.ngc.hebbian`:
     (5.12) y      = r + gamma (1 - done) max_a Q'(o_{t+1}, a)         (Q' = target controller)
     (5.13) x^o    = Q(o_t) + onehot(a_t) (.) clip(y - Q(o_t, a_t), -c, c)
 
-  so actions not taken get zero error and the taken action's error is clipped at ``c``
+  (rewards in units of ``reward_scale``, which keeps the output weights, and with them the
+settling gain, moderate; it rescales Q and leaves the greedy policy unchanged), so actions
+not taken get zero error and the taken action's error is clipped at ``c``
   (the local analogue of DQN's Huber loss; ``td_clip=None`` turns it off).
 
 Every step: act, store ``(o_t, a_t, r_t, o_{t+1}, done)`` in a replay memory (``r_t`` with
@@ -25,7 +27,10 @@ over the batch, through plain ascent or Adam (``-Delta`` handed to an optimiser 
 subtracts; Adam is elementwise, so each synapse still sees only its own update). The target
 controller is a copy refreshed every ``target_sync`` steps. No loss is differentiated.
 
-Observations are scaled to ``[-1, 1]`` with ``obs_low``/``obs_high`` when given (the
+The circuits have no biases, so a ReLU controller fed only ``o_t`` would be positively
+homogeneous (``Q(0) = 0``, ``Q(c o) = c Q(o)``); ``bias_input`` appends a constant 1 to its
+top clamp (the world model's one-hot action already plays that role). Observations are
+scaled to ``[-1, 1]`` with ``obs_low``/``obs_high`` when given (the
 experiments pass the Box bounds when they are finite); hidden states settle from the fast
 projection (``settle_init="projection"``) or from zero (``"zero"``, the circuit default).
 
@@ -77,6 +82,8 @@ class ANGCConfig:
     world_lr: float = 1e-3
     alpha_e: float = 1.0
     alpha_i: float = 1.0
+    reward_scale: float = 1.0
+    bias_input: bool = True
     td_clip: float | None = 1.0
     gamma: float = 0.99
     batch_size: int = 64
@@ -128,6 +135,8 @@ class ANGCConfig:
         for name in ("epsilon_start", "epsilon_end"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}: expected a probability, got {getattr(self, name)}")
+        if not self.reward_scale > 0:
+            raise ValueError(f"reward_scale: expected > 0, got {self.reward_scale}")
         if self.td_clip is not None and not self.td_clip > 0:
             raise ValueError(f"td_clip: expected > 0 or None, got {self.td_clip}")
         if (self.obs_low is None) != (self.obs_high is None):
@@ -245,7 +254,8 @@ class ANGCAgent:
             self._center, self._half = (high + low) / 2, (high - low) / 2
         else:
             self._center, self._half = np.zeros(obs_dim), np.ones(obs_dim)
-        self.controller = Circuit((n_actions, *c.hidden, obs_dim), c, c.lr, rng)
+        top = obs_dim + (1 if c.bias_input else 0)
+        self.controller = Circuit((n_actions, *c.hidden, top), c, c.lr, rng)
         self.world = Circuit((obs_dim, *c.world_hidden, obs_dim + n_actions), c, c.world_lr, rng)
         self.target = dict(self.controller.params)
         self.memory = ReplayMemory(c.replay_capacity, obs_dim)
@@ -256,6 +266,12 @@ class ANGCAgent:
     # ---------------------------------------------------------------- helpers
     def scale(self, obs):
         return (np.asarray(obs, dtype=np.float64) - self._center) / self._half
+
+    def controller_input(self, obs_scaled):
+        """The controller's top clamp: the scaled observation and, with ``bias_input``, a 1."""
+        if not self.config.bias_input:
+            return obs_scaled
+        return np.concatenate([obs_scaled, np.ones((obs_scaled.shape[0], 1))], axis=1)
 
     def world_input(self, obs_scaled, actions):
         onehot = np.zeros((obs_scaled.shape[0], self.n_actions))
@@ -272,7 +288,7 @@ class ANGCAgent:
         """Q-values from the controller's fast projection, ``(n_actions,)`` or batched."""
         x = self.scale(obs)
         single = x.ndim == 1
-        q = self.controller.project(x[None] if single else x)
+        q = self.controller.project(self.controller_input(x[None] if single else x))
         return q[0] if single else q
 
     def discrepancy(self, obs, actions, next_obs):
@@ -293,7 +309,7 @@ class ANGCAgent:
             np.asarray(obs)[None], np.array([action]), np.asarray(next_obs)[None]
         )
         r_ep, self.running_max = epistemic_reward(float(D[0]), self.running_max)
-        r = c.alpha_e * r_ep + c.alpha_i * float(reward)  # (5.11)
+        r = c.reward_scale * (c.alpha_e * r_ep + c.alpha_i * float(reward))  # (5.11)
         self.memory.add(obs, action, r, next_obs, terminated)
         self.steps += 1
         diag = {"epistemic": r_ep, "discrepancy": float(D[0]), "epsilon": self.epsilon}
@@ -308,11 +324,12 @@ class ANGCAgent:
         c = self.config
         obs, next_obs = self.scale(batch["obs"]), self.scale(batch["next_obs"])
         a = batch["actions"]
-        next_q = circuit.project(self.target, next_obs, c.phi)[0]
+        next_q = circuit.project(self.target, self.controller_input(next_obs), c.phi)[0]
         y = batch["rewards"] + c.gamma * (1.0 - batch["terminated"]) * next_q.max(axis=1)  # (5.12)
-        q = self.controller.project(obs)
+        x_i = self.controller_input(obs)
+        q = self.controller.project(x_i)
         x_o = td_target_vector(q, a, y, c.td_clip)  # (5.13)
-        state = self.controller.settle(obs, x_o)
+        state = self.controller.settle(x_i, x_o)
         self.controller.learn(state, len(a))
         w_state = self.world.settle(self.world_input(obs, a), next_obs)
         self.world.learn(w_state, len(a))

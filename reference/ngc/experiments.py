@@ -123,10 +123,10 @@ def run_cached(env_id, name, factory, seed, n_episodes, out_dir, progress=True):
 def compare_task(env_id, seeds, n_episodes, out_dir, agents=AGENTS, fast=False, progress=True):
     """Every agent on every seed of one task; returns ``(rows, results)`` like ``run.compare``."""
     fs = factories(env_id, agents, fast)
-    results = {
-        name: [run_cached(env_id, name, f, s, n_episodes, out_dir, progress) for s in seeds]
-        for name, f in fs.items()
-    }
+    results = {name: [] for name in fs}
+    for s in seeds:  # seed-major, so an interrupted run leaves comparable partial results
+        for name, f in fs.items():
+            results[name].append(run_cached(env_id, name, f, s, n_episodes, out_dir, progress))
     threshold = run.threshold_of(env_id)
     w = min(100, int(n_episodes))
     rows = {n: run.summarize(rs, threshold, 100) | {"window": w} for n, rs in results.items()}

@@ -72,19 +72,20 @@ def test_learning_step_is_exactly_the_hebbian_rule(rng):
     c = a.config
     before_ctrl, before_world, target = a.controller.params, a.world.params, a.target
     obs, nxt = a.scale(batch["obs"]), a.scale(batch["next_obs"])
-    next_q = circuit.project(target, nxt)[0]
+    next_q = circuit.project(target, a.controller_input(nxt))[0]
     y = batch["rewards"] + 0.9 * (1 - batch["terminated"]) * next_q.max(1)
-    q = circuit.project(before_ctrl, obs)[0]
+    x_c = a.controller_input(obs)
+    q = circuit.project(before_ctrl, x_c)[0]
     x_o = angc.td_target_vector(q, batch["actions"], y)
     s = circuit.settle(
         before_ctrl,
-        obs,
+        x_c,
         x_o,
         c.T,
         c.beta,
         c.gamma_v,
         c.beta_e,
-        z_init=circuit.project(before_ctrl, obs)[1:-1],
+        z_init=circuit.project(before_ctrl, x_c)[1:-1],
         g=c.g,
     )
     dW, dE = hebbian.hebbian_updates(before_ctrl, s, c.gamma_e)
@@ -135,6 +136,15 @@ def test_world_model_learns_the_dynamics(rng):
     early = np.mean([x["world_error"] for x in d[16:60]])
     late = np.mean([x["world_error"] for x in d[-40:]])
     assert late < 0.5 * early
+
+
+def test_bias_input_breaks_homogeneity(rng):
+    a = agent(rng)
+    assert a.controller.params["W3"].shape == (4, 8)  # obs_dim + 1 rows
+    assert np.abs(a.q(np.zeros(3))).max() > 0  # Q(0) = 0 without the constant input
+    b = agent(rng, bias_input=False)
+    assert np.abs(b.q(np.zeros(3))).max() == 0.0
+    np.testing.assert_allclose(b.q(2.0 * np.ones(3)), 2.0 * b.q(np.ones(3)), rtol=1e-12)
 
 
 def test_observation_scaling(rng):
