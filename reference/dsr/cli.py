@@ -3,8 +3,8 @@
 Three sizes (see :func:`reference.dsr.experiments.config`): ``--fast`` (seconds), the default
 book demo (minutes) and ``--full`` (the headline run, about 10 minutes on two cores). Writes
 ``training.png`` (loss and the monitored D_stsp / D_H), ``attractor.png`` (true vs generated,
-3-D), ``spectra.png`` (smoothed power spectra per dimension), ``lyapunov.png``, a checkpoint
-and
+3-D), ``spectra.png`` (smoothed power spectra per dimension), ``lyapunov.png``, the
+checkpoint of the last epoch, ``model.npz`` (the parameters selected on validation data) and
 ``summary.json`` with the protocol metrics at fixed lengths, the ground-truth floors and the
 authors' pretrained AL-RNN evaluated by the same code.
 """
@@ -38,6 +38,7 @@ def add_parser(sub):
 
 
 def run(args):
+    from reference import io
     from reference.dsr import experiments
 
     if args.epochs is not None and args.epochs < 1:
@@ -51,6 +52,8 @@ def run(args):
     result = experiments.run(cfg, progress=not args.no_progress,
                              checkpoint_path=os.path.join(args.out, "checkpoint.npz"))  # fmt: skip
     figures = write_figures(result, args.out)
+    io.save(os.path.join(args.out, "model.npz"), {"params": result.params},
+            {"selected_epoch": result.monitor["selected_epoch"]})  # fmt: skip
     summary = result.summary()
     summary["figures"] = sorted(figures)
     summary["fast"], summary["full"] = bool(args.fast), bool(args.full)
@@ -70,7 +73,8 @@ def run(args):
     lam = result.lyapunov[0] / experiments.DT
     print(f"largest Lyapunov exponent {lam:.3f} per time unit (Lorenz-63: "
           f"{experiments.LAMBDA_MAX_LORENZ})")  # fmt: skip
-    print(f"wrote {args.out}/{{{', '.join(sorted(figures))}, checkpoint.npz, summary.json}}")
+    print(f"wrote {args.out}/{{{', '.join(sorted(figures))}, checkpoint.npz (last epoch), "
+          "model.npz (selected parameters), summary.json}")  # fmt: skip
     return 0
 
 
@@ -78,10 +82,8 @@ def write_figures(result, out):
     """Save the figures of a run (made by :mod:`reference.dsr.plots`); returns their names."""
     from reference.dsr import plots
 
-    T = str(max(result.config.eval_lengths))
-    monitor = {**result.monitor, "floor": result.floors[T]}
     figs = {
-        "training.png": plots.training_curves(result.result.history, monitor),
+        "training.png": plots.training_curves(result.result.history, result.monitor),
         "attractor.png": plots.attractor(result.x_test, result.x_gen),
         "spectra.png": plots.power_spectra(result.x_test, result.x_gen),
         "lyapunov.png": plots.lyapunov({"model": result.lyapunov}),

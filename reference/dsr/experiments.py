@@ -129,7 +129,10 @@ class Run:
             "evaluation": self.evaluation,
             "ground_truth_floor": self.floors,
             "pretrained_alrnn_m20_p2": self.pretrained,
-            "monitor": {k: np.asarray(v).tolist() for k, v in self.monitor.items()},
+            "monitor": {
+                k: v if isinstance(v, dict) else np.asarray(v).tolist()
+                for k, v in self.monitor.items()
+            },  # fmt: skip
             "lyapunov_per_time_unit": (np.asarray(self.lyapunov) / DT).tolist(),
             "lyapunov_max_true": LAMBDA_MAX_LORENZ,
             "seconds": self.seconds,
@@ -198,12 +201,13 @@ def run(cfg, progress=True, checkpoint_path=None):
     evaluation = evaluate_lengths(model, params, x_test, cfg.eval_lengths)
     floors = {str(T): metrics.ground_truth_floor(x_test[:T], x_floor[:T])
               for T in cfg.eval_lengths}  # fmt: skip
+    monitor["floor"] = metrics.ground_truth_floor(x_val, x_floor[: cfg.monitor_length])
     anchor = pretrained_alrnn()
     pretrained = {} if anchor is None else evaluate_lengths(*anchor, x_test, cfg.eval_lengths)
     T = max(cfg.eval_lengths)
     x_gen = metrics.evaluate(model, params, x_test[:T])["x_gen"]
     z0 = model.initial_state(params, x_test[:1])
-    n_lyap = 2000 if cfg.n_test >= 10_000 else 200
+    n_lyap = 20_000 if cfg.n_test >= 10_000 else 200  # 200 time units at dt = 0.01
     try:
         lyap = metrics.lyapunov_spectrum(model, params, z0[0], n_lyap, n_transient=500)
     except ValueError:

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from reference import io
 from reference.dsr import experiments, train
 
 
@@ -12,8 +13,8 @@ def test_dsr_command_writes_its_outputs(tmp_path, run_cli):
     out = tmp_path / "dsr"
     stdout = run_cli("dsr", "--fast", "--no-progress", "--out", out, "--seed", 1)
     assert "T=2000: D_stsp" in stdout and "largest Lyapunov exponent" in stdout
-    for name in ("training.png", "attractor.png", "spectra.png", "lyapunov.png", "checkpoint.npz",
-                 "summary.json"):  # fmt: skip
+    names = ["training.png", "attractor.png", "spectra.png", "lyapunov.png"]
+    for name in names + ["checkpoint.npz", "model.npz", "summary.json"]:
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fast"] is True and summary["config"]["train"]["seed"] == 1
@@ -26,6 +27,9 @@ def test_dsr_command_writes_its_outputs(tmp_path, run_cli):
     # the checkpoint holds the parameters after the last epoch
     params, _, epoch, _, _ = train.load_checkpoint(out / "checkpoint.npz")
     assert epoch == 4 and params["W1"].shape == (10, 3)
+    tree, meta = io.load(out / "model.npz")
+    assert meta["selected_epoch"] == summary["monitor"]["selected_epoch"] in (2, 4)
+    assert set(tree["params"]) == set(params)
 
 
 def test_configs():
