@@ -28,6 +28,9 @@ def add_parser(sub):
     size = p.add_mutually_exclusive_group()
     size.add_argument("--fast", action="store_true", help="tiny run for tests (seconds)")
     size.add_argument("--full", action="store_true", help="headline run (1000 epochs)")
+    p.add_argument("--recipe", choices=("shplrnn", "alrnn"), default="shplrnn",
+                   help="clipped shPLRNN with adaptive GTF (default) or ALRNN M=20, P=2 with "
+                   "sparse teacher forcing")  # fmt: skip
     p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     p.add_argument("--out", default=os.path.join("out", "dsr"), help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed for initialisation and windows")
@@ -46,7 +49,7 @@ def run(args):
     overrides = {"seed": args.seed, "kernel": args.kernel}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
-    cfg = experiments.config(fast=args.fast, full=args.full, **overrides)
+    cfg = experiments.config(fast=args.fast, full=args.full, recipe=args.recipe, **overrides)
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
     result = experiments.run(cfg, progress=not args.no_progress,

@@ -36,8 +36,12 @@ def test_configs():
     full = experiments.config(full=True)
     assert full.train.epochs == 1000 and full.train.tau == 1 and full.train.adaptive_alpha
     assert full.build_model().num_params() == 3 + 2 * 150 + 3 + 50  # A, W1, W2, h1, h2
-    alrnn = experiments.config(full=True, model="ALRNN", latent_dim=20, hyper=(("num_relus", 2),))
-    assert alrnn.build_model().num_params() == 491
+    alrnn = experiments.config(full=True, recipe="alrnn")
+    assert alrnn.build_model().num_params() == 491 and alrnn.train.tau == 16
+    assert alrnn.train.noise == 0.05 and not alrnn.train.adaptive_alpha
+    assert experiments.config(fast=True, recipe="alrnn").latent_dim == 8
+    with pytest.raises(ValueError, match="recipe"):
+        experiments.config(recipe="lstm")
     assert experiments.config(epochs=7, latent_dim=5).train.epochs == 7
     with pytest.raises(ValueError, match="fast, full"):
         experiments.config(fast=True, full=True)
@@ -67,3 +71,13 @@ def test_gradient_norms_vs_length():
     )
     assert norms["free"][1] > 100 * norms["free"][0]
     assert norms["GTF"][1] < 10 * norms["GTF"][0]
+
+
+def test_alrnn_recipe_in_process(tmp_path, capsys):
+    from reference.__main__ import main
+
+    out = tmp_path / "alrnn"
+    assert main(["dsr", "--fast", "--recipe", "alrnn", "--no-progress", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["model"] == "ALRNN" and summary["num_params"] == 8 * 10 + 3 * 5
+    assert "T=2000" in capsys.readouterr().out
