@@ -135,14 +135,15 @@ def method_bars(
 def sweep(results, x_key, metric="l1", floors=None, xlabel=None):
     """A metric against a swept setting (e.g. alpha), one line per method.
 
-    ``results``: ``{method: {x_value: sequence over seeds}}``; ``floors``: ``{x_value: v}``.
+    ``results``: ``{method: {x_value: sequence over seeds}}`` (x values may be strings such as
+    the summary's ``"0.1"``); ``floors``: ``{x_value: v}`` or ``{label: {x_value: v}}``.
     """
     fig, (ax,) = _figure(1, width=5.0)
     for i, (method, by_x) in enumerate(results.items()):
-        xs = np.array(sorted(by_x))
-        vals = [np.atleast_1d(np.asarray(by_x[v], dtype=np.float64)) for v in xs]
+        keys = sorted(by_x, key=float)
+        vals = [np.atleast_1d(np.asarray(by_x[v], dtype=np.float64)) for v in keys]
         ax.errorbar(
-            xs,
+            [float(v) for v in keys],
             [v.mean() for v in vals],
             yerr=[v.std() for v in vals],
             color=f"C{i}",
@@ -151,8 +152,12 @@ def sweep(results, x_key, metric="l1", floors=None, xlabel=None):
             label=method,
         )
     if floors:
-        fx = np.array(sorted(floors))
-        ax.plot(fx, [floors[v] for v in fx], "k:", marker="x", label="attainable reference")
+        if not isinstance(next(iter(floors.values())), dict):
+            floors = {"attainable reference": floors}
+        for j, (label, by_x) in enumerate(floors.items()):
+            keys = sorted(by_x, key=float)
+            ax.plot([float(v) for v in keys], [by_x[v] for v in keys], color="k",
+                    ls=(":", "--", "-.")[j % 3], marker="x", label=label)  # fmt: skip
     ax.set(xlabel=xlabel or x_key, ylabel=LABELS.get(metric, metric))
     ax.legend(frameon=False)
     return fig

@@ -315,6 +315,10 @@ def test_plots_render(tmp_path, scores):
     plots.sweep({"DB": {0.1: [0.5], 0.25: [0.7]}}, "alpha", floors={0.1: 0.08}).savefig(
         tmp_path / "d.png"
     )
+    two = {"naive": {"0.1": 0.08, "0.25": 0.2}, "deconvolved": {"0.1": 0.001, "0.25": 0.01}}
+    plots.sweep({"SDB": {"0.25": [0.4, 0.5], "0.1": [0.3]}}, "alpha", floors=two).savefig(
+        tmp_path / "e.png"
+    )
     assert all((tmp_path / f"{n}.png").stat().st_size > 1000 for n in "abcd")
     with pytest.raises(ValueError, match="no 'kl_forward' entry"):
         plots.training_curves(hist, ("kl_forward",))
