@@ -6,33 +6,42 @@ of :mod:`reference.ngc.hebbian`:
 * the **world model** predicts ``o_{t+1}`` (bottom, ``x^o``) from ``[o_t, onehot(a_t)]``
   (top, ``x^i``). Its settled total discrepancy (5.6) on a transition, divided by the
   largest value seen so far (initialised at 1), is the *epistemic* reward, Eq. (5.10);
-* the **controller** predicts one value per action (bottom) from ``o_t`` (top); it acts
+* the **controller** predicts one value per action (bottom) from ``[o_t, 1]`` (top); it acts
   epsilon-greedily on its fast projection (5.5), and learns by settling with its bottom
   clamped to a TD target vector, Eqs. (5.11)-(5.13)::
 
     (5.10) r^ep_t = D_t / max(1, max_{s<=t} D_s),     D_t = sum_l ||e^l||^2 of the world model
-    (5.11) r_t    = alpha_e r^ep_t + alpha_i r^in_t
+    (5.11) r_t    = s ( alpha_e r^ep_t + alpha_i r^in_t )               s = reward_scale
     (5.12) y      = r + gamma (1 - done) max_a Q'(o_{t+1}, a)         (Q' = target controller)
     (5.13) x^o    = Q(o_t) + onehot(a_t) (.) clip(y - Q(o_t, a_t), -c, c)
 
-  (rewards in units of ``reward_scale``, which keeps the output weights, and with them the
-settling gain, moderate; it rescales Q and leaves the greedy policy unchanged), so actions
-not taken get zero error and the taken action's error is clipped at ``c``
+  so actions not taken get zero error and the taken action's error is clipped at ``c``
   (the local analogue of DQN's Huber loss; ``td_clip=None`` turns it off).
 
 Every step: act, store ``(o_t, a_t, r_t, o_{t+1}, done)`` in a replay memory (``r_t`` with
-the epistemic term *in* it, Eq. (5.11), unlike the authors' released code, whose TD target
-ignores it), sample a minibatch, settle both circuits on it and apply (5.7)-(5.8) averaged
-over the batch, through plain ascent or Adam (``-Delta`` handed to an optimiser that
-subtracts; Adam is elementwise, so each synapse still sees only its own update). The target
-controller is a copy refreshed every ``target_sync`` steps. No loss is differentiated.
+the epistemic term *in* it, unlike the authors' released code, whose TD target ignores it),
+sample a minibatch, settle both circuits on it (from their fast projections) and apply
+(5.7)-(5.8) averaged over the batch, by plain ascent or through Adam (``-Delta`` handed to
+an optimiser that subtracts; Adam is elementwise, so each synapse still sees only its own
+pre x post product). The target controller is a copy refreshed every ``target_sync`` steps.
+No loss is differentiated anywhere.
 
-The circuits have no biases, so a ReLU controller fed only ``o_t`` would be positively
-homogeneous (``Q(0) = 0``, ``Q(c o) = c Q(o)``); ``bias_input`` appends a constant 1 to its
-top clamp (the world model's one-hot action already plays that role). Observations are
-scaled to ``[-1, 1]`` with ``obs_low``/``obs_high`` when given (the
-experiments pass the Box bounds when they are finite); hidden states settle from the fast
-projection (``settle_init="projection"``) or from zero (``"zero"``, the circuit default).
+What it took to make the Hebbian controller learn (each measured in this repository; the
+chapter shows the runs):
+
+* ``g = phi`` on hidden predictions and settling from the projection (pre-activations): the
+  projection is then a fixed point, so only the TD error moves the circuit. With ``g`` =
+  identity every silent ReLU unit carries a permanent error that drags the weights;
+* ``E^l`` starts as ``(W^l)^T`` (``feedback_init``) and learns by (5.8); a small settling
+  rate (``beta = 0.02``, T = 10) keeps the explicit settling stable as the output weights
+  grow (it diverges once ``beta`` times the feedback gain ``||W^1 E^1|| / (2 beta_e)``
+  exceeds 2); ``reward_scale = 0.1`` keeps those weights moderate;
+* a constant input unit (``bias_input``): the circuits have no biases, and a bias-free ReLU
+  controller is positively homogeneous (``Q(0) = 0``, ``Q(c o) = c Q(o)``);
+* no modulation (``modulate=False``): (5.9) scales each action's output column by its own
+  weight mass, so the actions' values learn at different rates.
+
+Observations are scaled to ``[-1, 1]`` with ``obs_low``/``obs_high`` when given.
 
 Agent protocol (shared with :mod:`reference.ngc.dqn` and :mod:`reference.ngc.run`)::
 
@@ -68,13 +77,13 @@ class ANGCConfig:
     phi: str = "relu"
     g: str = "phi"
     T: int = 10
-    beta: float = 0.1
+    beta: float = 0.02
     gamma_v: float = 0.001
     beta_e: float = 0.5
     gamma_e: float = 0.95
     settle_init: str = "projection"
     feedback_init: str = "transpose"
-    modulate: bool = True
+    modulate: bool = False
     use_abs: bool = True
     normalization: str = "none"
     optimizer: str = "adam"

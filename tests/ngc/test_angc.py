@@ -66,7 +66,7 @@ def test_stored_reward_carries_the_epistemic_term(rng):
 def test_learning_step_is_exactly_the_hebbian_rule(rng):
     """With plain ascent and no normalisation the change of every matrix is eta/N x (5.7)-(5.8)
     of the settled circuit: no loss is differentiated anywhere."""
-    a = agent(rng, optimizer="sgd", lr=0.01, world_lr=0.02, td_clip=None, gamma=0.9)
+    a = agent(rng, optimizer="sgd", lr=0.01, world_lr=0.02, td_clip=None, gamma=0.9, modulate=True)
     feed(a, rng, 3)
     batch = a.memory.sample(4, np.random.default_rng(7))
     c = a.config
@@ -88,7 +88,7 @@ def test_learning_step_is_exactly_the_hebbian_rule(rng):
         z_init=circuit.project(before_ctrl, x_c)[1:-1],
         g=c.g,
     )
-    dW, dE = hebbian.hebbian_updates(before_ctrl, s, c.gamma_e)
+    dW, dE = hebbian.hebbian_updates(before_ctrl, s, c.gamma_e, c.modulate, c.use_abs)
     a.learn(batch)
     for k, d in {**dW, **dE}.items():
         assert rel_error(a.controller.params[k], before_ctrl[k] + 0.01 * d / 4) <= 1e-13, k
@@ -104,7 +104,7 @@ def test_learning_step_is_exactly_the_hebbian_rule(rng):
         z_init=circuit.project(before_world, x_i)[1:-1],
         g=c.g,
     )
-    dW, dE = hebbian.hebbian_updates(before_world, sw, c.gamma_e)
+    dW, dE = hebbian.hebbian_updates(before_world, sw, c.gamma_e, c.modulate, c.use_abs)
     for k, d in {**dW, **dE}.items():
         assert rel_error(a.world.params[k], before_world[k] + 0.02 * d / 4) <= 1e-13, k
 

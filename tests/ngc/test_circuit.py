@@ -211,3 +211,21 @@ def test_with_g_phi_the_projection_is_a_fixed_point(rng, phi):
     assert rel_error(s["zbar"][0], z[0]) <= 1e-15  # the bottom stays linear
     with pytest.raises(ValueError, match="g"):
         circuit.settle(params, x_i, z[0], 1, 0.1, 0.0, 0.5, phi, g="sigmoid")
+
+
+def test_explicit_settling_diverges_past_the_stability_bound(rng):
+    """Tied feedback: the bottom error contracts while beta sigma_max(W^1)^2 / (2 beta_e) < 2
+    and blows up beyond (why the agent settles with a small beta)."""
+    params = circuit.init_params((2, 64, 64, 5), rng)
+    params["E1"], params["E2"] = params["W1"].T.copy(), params["W2"].T.copy()
+    params["W1"], params["E1"] = 8 * params["W1"], 8 * params["E1"]
+    x_i = rng.normal(size=(8, 5))
+    z = circuit.project(params, x_i)
+    x_o = z[0] + rng.normal(size=z[0].shape)
+    sigma = np.linalg.svd(params["W1"], compute_uv=False)[0]
+    e_start = np.abs(x_o - z[0]).max()
+    for beta, stable in ((0.02, True), (0.1, False)):
+        assert (beta * sigma**2 < 2) == stable
+        s = circuit.settle(params, x_i, x_o, 30, beta, 0.001, 0.5, z_init=z[1:-1], g="phi")
+        grew = np.abs(s["e"][0]).max() > 100 * e_start
+        assert grew != stable
