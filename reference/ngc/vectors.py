@@ -13,7 +13,7 @@ import numpy as np
 from reference import nn
 from reference.vectors import Case, register
 
-from . import circuit, dqn, hebbian
+from . import angc, circuit, dqn, hebbian
 
 SEED = 5
 BATCH = 2
@@ -61,6 +61,15 @@ def _apply(inp):
         inp["params"], inp["dW"], inp["dE"], inp["eta"], normalization=inp["normalization"]
     )
     return {"params": new}
+
+
+def _epistemic(inp):
+    m = float(inp["running_max"])
+    r = []
+    for d in np.asarray(inp["discrepancy"]):
+        value, m = angc.epistemic_reward(float(d), m)
+        r.append(value)
+    return {"r_ep": np.array(r), "running_max": np.asarray(m)}
 
 
 def _td_loss(inp):
@@ -166,6 +175,33 @@ def cases():
             )
             for norm in ("none", "frobenius", "clip")
         ],
+        Case(
+            name="ngc.angc.epistemic_reward",
+            function=_FN + "angc.epistemic_reward",
+            equation="(5.10)",
+            description="epistemic rewards of a sequence of world-model discrepancies, in order, "
+            "each divided by the running maximum including itself (starting at 1)",
+            inputs={"discrepancy": np.array([0.4, 2.5, 1.0, 3.0, 0.0, 2.9]), "running_max": 1.0},
+            compute=_epistemic,
+        ),
+        Case(
+            name="ngc.angc.td_target_vector",
+            function=_FN + "angc.td_target_vector",
+            equation="(5.13)",
+            description="the controller's clamped bottom: Q with the taken action's entry moved "
+            "toward y by at most td_clip = 1",
+            inputs={
+                "q": next_q,
+                "actions": actions.astype(np.float64),
+                "y": 3.0 * rng.normal(size=6),
+                "td_clip": 1.0,
+            },
+            compute=lambda inp: {
+                "target": angc.td_target_vector(
+                    inp["q"], inp["actions"].astype(np.int64), inp["y"], inp["td_clip"]
+                )
+            },
+        ),
         Case(
             name="ngc.dqn.td_targets",
             function=_FN + "dqn.td_targets",

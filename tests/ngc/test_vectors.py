@@ -18,6 +18,8 @@ NAMES = {
     "ngc.apply_updates.none",
     "ngc.apply_updates.frobenius",
     "ngc.apply_updates.clip",
+    "ngc.angc.epistemic_reward",
+    "ngc.angc.td_target_vector",
     "ngc.dqn.td_targets",
     "ngc.dqn.td_loss_and_grads",
 }
@@ -82,3 +84,18 @@ def test_modulation_and_td_vectors_by_plain_formulas(vector_dir):
     assert (np.abs(delta) > 1).any() and (np.abs(delta) < 1).any()
     huber = np.where(np.abs(delta) <= 1, 0.5 * delta**2, np.abs(delta) - 0.5)
     assert float(out["loss"]) == pytest.approx(huber.mean(), rel=1e-14)
+
+
+def test_agent_vectors_by_plain_formulas(vector_dir):
+    inp, out, _ = vectors.read(vector_dir, "ngc.angc.epistemic_reward")
+    D = inp["discrepancy"]
+    running = np.maximum.accumulate(np.maximum(D, inp["running_max"]))
+    np.testing.assert_allclose(out["r_ep"], D / running, rtol=1e-15)
+    assert float(out["running_max"]) == D.max()
+
+    inp, out, _ = vectors.read(vector_dir, "ngc.angc.td_target_vector")
+    rows, a = np.arange(6), inp["actions"].astype(int)
+    want = inp["q"].copy()
+    want[rows, a] += np.clip(inp["y"] - inp["q"][rows, a], -1.0, 1.0)
+    np.testing.assert_allclose(out["target"], want, rtol=1e-15)
+    assert (np.abs(inp["y"] - inp["q"][rows, a]) > 1).any()  # the clip is exercised
