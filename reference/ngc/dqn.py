@@ -43,7 +43,9 @@ class DQNConfig:
     ``epsilon_decay_steps`` environment steps (``epsilon_schedule="linear"``) or is multiplied
     by ``epsilon_decay`` after every step (``"exponential"``, the ANGC code's schedule).
     Every ``train_every`` environment steps (once the memory holds ``learn_start``
-    transitions) the agent takes ``gradient_steps`` Adam steps on fresh minibatches.
+    transitions) the agent takes ``gradient_steps`` Adam steps on fresh minibatches. The
+    target network is copied every ``target_sync`` steps or, with ``target_tau``, moved
+    toward the online network by ``target <- tau params + (1 - tau) target`` every step.
     """
 
     hidden: tuple = (64, 64)
@@ -56,6 +58,7 @@ class DQNConfig:
     train_every: int = 1
     gradient_steps: int = 1
     target_sync: int = 500
+    target_tau: float | None = None
     loss: str = "huber"
     huber_delta: float = 1.0
     max_grad_norm: float | None = 10.0
@@ -110,6 +113,12 @@ class DQNConfig:
         if not 0.0 < self.epsilon_decay <= 1.0:
             raise ValueError(
                 f"epsilon_decay: expected a number in (0, 1], got {self.epsilon_decay}"
+            )
+        if (self.obs_low is None) != (self.obs_high is None):
+            raise ValueError("obs_low, obs_high: give both or neither")
+        if self.target_tau is not None and not 0.0 < self.target_tau <= 1.0:
+            raise ValueError(
+                f"target_tau: expected a number in (0, 1] or None, got {self.target_tau}"
             )
 
 
@@ -331,7 +340,12 @@ class DQNAgent:
         if len(self.memory) >= max(c.learn_start, c.batch_size) and self.steps % c.train_every == 0:
             for _ in range(c.gradient_steps):
                 diag["loss"], diag["q_mean"] = self.learn(self.memory.sample(c.batch_size, rng))
-        if self.steps % c.target_sync == 0:
+        if c.target_tau is not None:  # Polyak averaging after every step
+            tau = c.target_tau
+            self.target = {
+                k: tau * self.params[k] + (1.0 - tau) * v for k, v in self.target.items()
+            }
+        elif self.steps % c.target_sync == 0:
             self.target = {k: v.copy() for k, v in self.params.items()}
         return diag
 

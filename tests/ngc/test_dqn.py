@@ -201,7 +201,7 @@ def test_observation_scaling_maps_the_box_to_unit_interval(rng):
     agent.observe([0.6, 0.0], 0, -1.0, [-1.2, 0.0], False, False, rng)
     np.testing.assert_allclose(agent.memory.obs[0], [1.0, 0.0])
     np.testing.assert_allclose(agent.memory.next_obs[0], [-1.0, 0.0])
-    with pytest.raises(ValueError, match="obs_low"):
+    with pytest.raises(ValueError, match="give both or neither"):
         dqn.make_dqn_agent(2, 3, dict(obs_low=[0.0, 0.0]), rng)
     with pytest.raises(ValueError, match="obs_low"):
         dqn.make_dqn_agent(2, 3, dict(obs_low=[0.0, 0.0], obs_high=[1.0, 0.0]), rng)
@@ -213,3 +213,14 @@ def test_gradient_steps_per_training_occasion(rng):
     for _ in range(12):
         agent.observe([0.0, 1.0], 1, 1.0, [1.0, 0.0], False, False, rng)
     assert agent.updates == 5 * 3  # training at steps 6, 9 and 12
+
+
+def test_soft_target_update(rng):
+    agent = dqn.make_dqn_agent(2, 2, dict(hidden=(3,), target_tau=0.25, learn_start=100), rng)
+    target0 = {k: v.copy() for k, v in agent.target.items()}
+    agent.params = {k: v + 1.0 for k, v in agent.params.items()}
+    agent.observe([0.0, 0.0], 0, 0.0, [0.0, 0.0], False, False, rng)  # no learning yet
+    for k in agent.params:
+        np.testing.assert_allclose(agent.target[k], target0[k] + 0.25, rtol=1e-15)
+    with pytest.raises(ValueError, match="target_tau"):
+        dqn.dqn_config(target_tau=0.0)
