@@ -91,16 +91,17 @@ def training_curves(history, metric_history=None):
     if metric_history is not None:
         ax = axes[0][1]
         epochs = _np(metric_history["epoch"])
-        ax.plot(epochs, _np(metric_history["D_stsp"]), "o-", ms=3, label="D_stsp")
-        ax.set(xlabel="epoch", ylabel="D_stsp", title="reconstruction quality")
+        (l1,) = ax.plot(epochs, _np(metric_history["D_stsp"]), "o-", ms=3, label="D_stsp")
+        ax.set(xlabel="epoch", ylabel="D_stsp", title="reconstruction quality (validation)")
         tw = ax.twinx()
-        tw.plot(epochs, _np(metric_history["D_H"]), "s-", ms=3, color="tab:green", label="D_H")
+        (l2,) = tw.plot(epochs, _np(metric_history["D_H"]), "s-", ms=3, color="tab:green",
+                        label="D_H")  # fmt: skip
         tw.set_ylabel("D_H", color="tab:green")
         floor = metric_history.get("floor")
         if floor:
             ax.axhline(floor["D_stsp"], ls=":", color="tab:blue", lw=1)
             tw.axhline(floor["D_H"], ls=":", color="tab:green", lw=1)
-        ax.legend(frameon=False, loc="upper right", fontsize=8)
+        ax.legend(handles=[l1, l2], frameon=False, loc="best", fontsize=8)
     return fig
 
 
