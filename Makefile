@@ -52,6 +52,7 @@ bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/bench_active_inference.py
 	$(BIN)/python benchmarks/bench_dsr.py
 	$(BIN)/python benchmarks/bench_gflownet.py
+	$(BIN)/python benchmarks/bench_ngc.py --ngclearn-python "$(NGCLEARN_PYTHON)"  # e.g. /tmp/ngc_venv/bin/python
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check reference tests exercises benchmarks book
