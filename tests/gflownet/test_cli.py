@@ -69,3 +69,8 @@ def test_method_labels():
     assert experiments.method_settings("sdb-known")["dynamics"] == "known"
     with pytest.raises(ValueError, match="method"):
         experiments.method_settings("tb-known")
+
+
+def test_supervised_yardstick_lowers_the_exact_l1():
+    curve = experiments.fit_target_policy(0.25, iterations=40, hidden=32, eval_every=40)
+    assert curve["step"] == [0, 40] and curve["l1"][1] < curve["l1"][0] - 0.05
