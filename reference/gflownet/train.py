@@ -167,14 +167,17 @@ def _chain(tokens_bm, include_empty):
     return np.concatenate([np.zeros_like(tm[:1]), tm]) if include_empty else tm
 
 
-def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs=None):
+def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs=None,
+                          codes=None):  # fmt: skip
     """The method's loss on complete sequences ``(B, L)`` and its gradients.
 
+    ``codes`` may pass in ``models.encode_prefixes(realized, L, V)`` when already computed.
     Returns ``(loss, policy_grads, d_log_Z)``.
     """
     B, L = realized.shape
     V = state.policy["W1"].shape[0] // L
-    codes = models.encode_prefixes(realized, L, V)  # (L + 1, B, L V)
+    if codes is None:
+        codes = models.encode_prefixes(realized, L, V)  # (L + 1, B, L V)
     if not config.include_empty_prefix:
         codes = codes[1:]  # the source: prefixes of lengths 1..L
     fwd, bwd, log_F, cache = models.policy_forward(state.policy, codes)
@@ -211,12 +214,13 @@ def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs
     return float(loss), grads, d_log_Z
 
 
-def dynamics_inputs(realized, intended, vocab, include_empty=True):
+def dynamics_inputs(realized, intended, vocab, include_empty=True, codes=None):
     """Dynamics-network inputs ``(K - 1, B, (L + 1) V)`` and targets ``(K - 1, B)`` for the
     transitions of complete sequences (prefix k, intended a_{k+1}) -> realized x_{k+1}."""
     B, L = realized.shape
-    codes = models.encode_prefixes(realized, L, vocab)[:-1]  # prefixes 0..L-1
-    inputs = models.encode_dynamics_inputs(codes, intended.T, vocab)
+    if codes is None:
+        codes = models.encode_prefixes(realized, L, vocab)
+    inputs = models.encode_dynamics_inputs(codes[:-1], intended.T, vocab)  # prefixes 0..L-1
     targets = realized.T
     if not include_empty:
         inputs, targets = inputs[1:], targets[1:]
@@ -277,16 +281,18 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         exponent = reward_exponent(it, config.beta, config.rho)
         log_R = log_reward(scores[realized @ place], exponent, config.reward_floor)
 
+        codes = models.encode_prefixes(realized, length, vocab)  # once per iteration
         dyn_logprobs, ce = None, float("nan")
         if config.method == "sdb" and config.dynamics == "known":
             dyn_logprobs = known_dynamics_logprobs(intended, config.alpha, vocab,
                                                    config.include_empty_prefix)  # fmt: skip
         elif config.method == "sdb":
-            inputs, _ = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix)
+            inputs, _ = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
+                                        codes)  # fmt: skip
             logits, _ = models.dynamics_forward(state.dynamics, inputs)
             dyn_logprobs = nn.log_softmax(logits)
         loss, grads, d_log_Z = policy_loss_and_grads(
-            config, state, realized, intended, log_R, dyn_logprobs
+            config, state, realized, intended, log_R, dyn_logprobs, codes
         )
         grads, norm = nn.clip_grad_norm(grads, config.clip)
         state.policy, state.policy_opt = step(opt, state.policy, grads, state.policy_opt)
@@ -296,7 +302,8 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
             )
             state.log_Z = new["log_Z"]
         if config.method == "sdb" and config.dynamics != "known":
-            ce = _dynamics_step(config, state, on_r, on_i, vocab, rng, opt_dyn, step)
+            online_codes = codes[:, : len(on_r)]  # the online rows come first
+            ce = _dynamics_step(config, state, on_r, on_i, vocab, rng, opt_dyn, step, online_codes)
         state.iteration = it + 1
         h = state.history
         h["loss"].append(loss)
@@ -323,8 +330,9 @@ def known_dynamics_logprobs(intended, alpha, vocab, include_empty=True):
     return logT if include_empty else logT[1:]
 
 
-def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step):
-    inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix)
+def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, codes=None):
+    inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
+                                      codes)  # fmt: skip
     inputs, targets = inputs.reshape(-1, inputs.shape[-1]), targets.reshape(-1)
     if config.dynamics == "replay":
         buf = state.replay
