@@ -149,6 +149,28 @@ def conditionals(p, length=LENGTH, vocab=VOCAB):
     return out
 
 
+def deconvolve(cond, alpha):
+    """The intended policy that best undoes eq. (4.3) for wanted realized conditionals.
+
+    ``cond`` (..., V): rows of wanted realized distributions q. Where every entry is at least
+    alpha / V the exact inverse ``pi = (q - alpha / V) / (1 - alpha)`` exists; otherwise the
+    negative parts are clipped and the row renormalised, ``pi ∝ max(q - alpha / V, 0)``
+    (the same formula: the exact inverse already sums to 1). At alpha = 1 the policy does not
+    matter and the uniform one is returned.
+    """
+    alpha = _check_alpha(alpha)
+    q = np.asarray(cond, dtype=np.float64)
+    if q.ndim < 1 or q.shape[-1] < 2:
+        raise ValueError(f"cond: expected shape (..., V) with V >= 2, got {q.shape}")
+    if q.size and (q.min() < 0 or np.abs(q.sum(-1) - 1).max() > 1e-9):
+        raise ValueError("cond: expected non-negative rows summing to 1")
+    V = q.shape[-1]
+    if alpha == 1.0:
+        return np.full(q.shape, 1.0 / V)
+    d = np.maximum(q - alpha / V, 0.0)
+    return d / d.sum(axis=-1, keepdims=True)
+
+
 def attainability(p_star, alpha, length=LENGTH, vocab=VOCAB):
     """How far the sticky dynamics keep the target out of reach.
 
@@ -165,10 +187,9 @@ def attainability(p_star, alpha, length=LENGTH, vocab=VOCAB):
     total = sum(c.size for c in cond)
     with np.errstate(divide="ignore"):
         naive = tabular_policy([np.log(c) for c in cond])
-        deconv = [np.maximum(c - floor, 0.0) for c in cond]
-        deconv = tabular_policy([np.log(d / d.sum(1, keepdims=True)) for d in deconv])
+        deconv = tabular_policy([np.log(deconvolve(c, alpha)) for c in cond])
     p_naive = terminal_distribution(naive, alpha, length, vocab)
-    p_deconv = terminal_distribution(deconv, alpha, length, vocab) if alpha < 1 else p_naive
+    p_deconv = terminal_distribution(deconv, alpha, length, vocab)
     return {
         "violated_fraction": violated / total,
         "violated": violated,

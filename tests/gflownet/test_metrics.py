@@ -335,3 +335,17 @@ def test_half_step_diagram_renders(tmp_path):
     assert (tmp_path / "d.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="alpha"):
         plots.half_step_diagram(2.0)
+
+
+def test_deconvolve_inverts_eq_4_3_where_possible():
+    rng = np.random.default_rng(4)
+    pi = rng.dirichlet(np.ones(4), size=10)
+    for alpha in (0.0, 0.1, 0.5, 0.9):
+        q = envs.realized_probs(pi, alpha)
+        np.testing.assert_allclose(m.deconvolve(q, alpha), pi, rtol=0, atol=1e-12)
+    q = np.array([[0.9, 0.1, 0.0, 0.0]])  # two entries below alpha / V = 0.05
+    d = m.deconvolve(q, 0.2)
+    np.testing.assert_allclose(d, [[0.85 / 0.9, 0.05 / 0.9, 0, 0]], rtol=1e-12)
+    assert np.array_equal(m.deconvolve(q, 1.0), np.full((1, 4), 0.25))
+    with pytest.raises(ValueError, match="cond"):
+        m.deconvolve(np.array([0.5, 0.6]), 0.1)
