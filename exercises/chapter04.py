@@ -433,3 +433,72 @@ register(
         seed=405,
     )
 )
+
+
+# --------------------------------------------------------------------------- 4.6 deconvolve
+
+
+def _ex6_cases(rng):
+    def attainable(n, V, alpha):
+        return envs.realized_probs(rng.dirichlet(np.ones(V), size=n), alpha)
+
+    violated = rng.dirichlet(0.3 * np.ones(4), size=6)  # sparse rows: entries below alpha / V
+    with_zero = np.array([[0.7, 0.3, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]])
+    return [
+        Case(
+            "attainable rows (V = 4, alpha = 0.1): the exact inverse", (attainable(5, 4, 0.1), 0.1)
+        ),
+        Case("attainable rows, V = 3, alpha = 0.6", (attainable(4, 3, 0.6), 0.6)),
+        Case("rows with entries below alpha / V: clip, then renormalise", (violated, 0.25)),
+        Case("exact zeros and a point mass (alpha = 0.2)", (with_zero, 0.2)),
+        Case("alpha = 0: the identity", (rng.dirichlet(np.ones(5), size=3), 0.0)),
+        Case("alpha = 1: the uniform policy", (with_zero, 1.0)),
+        Case(
+            "leading batch axes (2, 3, 4), alpha = 0.3",
+            (attainable(6, 4, 0.3).reshape(2, 3, 4), 0.3),
+        ),
+    ]
+
+
+def _ex6_unclipped(cond, alpha):
+    return (cond - alpha / cond.shape[-1]) / (1.0 - alpha)
+
+
+def _ex6_minus_alpha(cond, alpha):
+    d = np.maximum(cond - alpha, 0.0)
+    return d / d.sum(axis=-1, keepdims=True)
+
+
+def _ex6_no_renormalise(cond, alpha):
+    return np.maximum(cond - alpha / cond.shape[-1], 0.0) / (1.0 - alpha)
+
+
+register(
+    ExerciseSpec(
+        exercise_id="ex04_6",
+        title="Exercise 4.6: the deconvolved policy, undoing the sticky mixing (eq. 4.3)",
+        path=f"{CHAPTER_DIR}/ex6_deconvolve.py",
+        function="deconvolve",
+        reference=lambda case: metrics.deconvolve(*case.args),
+        cases=_ex6_cases,
+        tol=TOL,
+        mistakes=(
+            Mistake(
+                "looks like the exact inverse (q - alpha / V) / (1 - alpha) without clipping: "
+                "where q < alpha / V it is negative, not a policy; clip at 0 and renormalise.",
+                _ex6_unclipped,
+            ),
+            Mistake(
+                "looks like the clipped row was divided by 1 - alpha instead of renormalised: "
+                "after clipping the row no longer sums to 1 - alpha.",
+                _ex6_no_renormalise,
+            ),
+            Mistake(
+                "looks like alpha was subtracted instead of alpha / V: the noise puts alpha / V "
+                "on every token (eq. 4.3).",
+                _ex6_minus_alpha,
+            ),
+        ),
+        seed=406,
+    )
+)

@@ -15,7 +15,7 @@ from scipy.special import logsumexp, softmax
 from exercises import check as harness
 from reference.gflownet import envs, losses, metrics
 
-EXERCISE_IDS = ("ex04_1", "ex04_2", "ex04_3", "ex04_4", "ex04_5")
+EXERCISE_IDS = ("ex04_1", "ex04_2", "ex04_3", "ex04_4", "ex04_5", "ex04_6")
 
 
 # --------------------------------------------------------------------------- solutions
@@ -43,6 +43,7 @@ LIBRARY = {
     "ex04_3": library_tree,
     "ex04_4": library_sdb,
     "ex04_5": library_tb,
+    "ex04_6": metrics.deconvolve,
 }
 
 
@@ -120,12 +121,29 @@ def textbook_tb(pf_logits, pb_logits, log_Z, states, actions, log_reward, varian
     return r
 
 
+def textbook_deconvolve(cond, alpha, variant=None):
+    """Row by row: the exact inverse where it is a policy, else clip and renormalise."""
+    V = cond.shape[-1]
+    rows = cond.reshape(-1, V)
+    out = np.empty_like(rows)
+    for i, q in enumerate(rows):
+        if alpha == 1.0:
+            out[i] = 1.0 / V
+        elif q.min() >= alpha / V or variant == "unclipped":
+            out[i] = (q - alpha / V) / (1 - alpha)
+        else:
+            d = np.array([max(v - alpha / V, 0.0) for v in q])
+            out[i] = d / d.sum()
+    return out.reshape(cond.shape)
+
+
 TEXTBOOK = {
     "ex04_1": textbook_kernel,
     "ex04_2": textbook_realized,
     "ex04_3": textbook_tree,
     "ex04_4": textbook_sdb,
     "ex04_5": textbook_tb,
+    "ex04_6": textbook_deconvolve,
 }
 
 
@@ -138,6 +156,7 @@ WRONG = [
     marked("ex04_3", lambda tb, a: textbook_tree(tb, a, "last significant"), "wrong order"),
     marked("ex04_4", lambda *a: textbook_sdb(*a, variant="realized in pi"), "REALIZED token"),
     marked("ex04_5", lambda *a: textbook_tb(*a, variant="no mask"), "forward log-softmax"),
+    marked("ex04_6", lambda c, a: textbook_deconvolve(c, a, "unclipped"), "without clipping"),
 ]
 
 
@@ -170,6 +189,23 @@ def test_tb_cases_touch_the_walls():
         if (case.args[3] == H - 1).any():
             return
     pytest.fail("no case reaches the wall x_i = H - 1")
+
+
+@pytest.mark.ex04_6
+def test_deconvolve_cases_include_unattainable_rows():
+    """At least one case needs the clip (an entry below alpha / V), and attainable cases are
+    inverted exactly: the realized distribution of the answer is the input."""
+    spec = harness.get_spec("ex04_6")
+    clipped = 0
+    for case in spec.cases(np.random.default_rng(0)):
+        cond, alpha = case.args
+        V = cond.shape[-1]
+        if alpha < 1 and (cond < alpha / V).any():
+            clipped += 1
+        elif alpha < 1:
+            pi = metrics.deconvolve(cond, alpha)
+            np.testing.assert_allclose(envs.realized_probs(pi, alpha), cond, atol=1e-12)
+    assert clipped >= 2
 
 
 @pytest.mark.ex04_4
