@@ -166,12 +166,23 @@ def cases():
             _FN + "envs.sticky_kernel",
             "(4.2)-(4.3)",
             "T[a, v] = (1 - alpha) [v = a] + alpha / V for alpha 0.25, V 3; and the realized "
-            "log-probabilities log((1 - alpha) pi + alpha / V) of two policies (one with a -inf "
-            "entry) in log space",
-            {"alpha": 0.25, "vocab": 3, "log_pi": log_softmax(rng.normal(size=(2, 3)), -1)},
+            "log-probabilities log((1 - alpha) pi + alpha / V) of two policies "
+            "in log space; deconvolve (the inverse of the mixing) of those realized "
+            "distributions (gives the policies back) and of rows with entries below alpha / V "
+            "(clipped and renormalised)",
+            {
+                "alpha": 0.25,
+                "vocab": 3,
+                "log_pi": log_softmax(rng.normal(size=(2, 3)), -1),
+                "sharp": np.array([[0.9, 0.1, 0.0], [0.05, 0.05, 0.9]]),
+            },
             lambda inp: {
                 "T": envs.sticky_kernel(inp["alpha"], inp["vocab"]),
                 "log_q": metrics.log_realized(inp["log_pi"], inp["alpha"]),
+                "deconvolved_q": metrics.deconvolve(
+                    np.exp(metrics.log_realized(inp["log_pi"], inp["alpha"])), inp["alpha"]
+                ),
+                "deconvolved_sharp": metrics.deconvolve(inp["sharp"], inp["alpha"]),
             },
         ),
         Case(
