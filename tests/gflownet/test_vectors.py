@@ -55,6 +55,9 @@ def test_codes_and_kernel_by_plain_formulas(vector_dir):
     np.testing.assert_allclose(
         out["log_q"], np.log(np.exp(inp["log_pi"]) @ np.array(T)), rtol=1e-13
     )
+    np.testing.assert_allclose(out["deconvolved_q"], np.exp(inp["log_pi"]), rtol=1e-12)
+    clipped = np.maximum(inp["sharp"] - a / V, 0)
+    np.testing.assert_allclose(out["deconvolved_sharp"], clipped / clipped.sum(1, keepdims=True))
 
 
 def test_tree_by_brute_force(vector_dir):
