@@ -37,6 +37,12 @@ def add_parser(sub):
         "oracle with the true sticky kernel)",
     )
     p.add_argument(
+        "--no-offline",
+        action="store_true",
+        help="32 on-policy sequences per iteration instead of 16 + 16 offline ones (whose "
+        "intended tokens are fabricated)",
+    )
+    p.add_argument(
         "--out", default=os.path.join("out", "gflownet"), help="output folder (out/gflownet)"
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -64,6 +70,9 @@ def run(args):
         overrides["alphas"] = tuple(args.alphas)
     if args.hidden is not None:
         overrides["hidden"] = args.hidden
+    if args.no_offline:
+        overrides["batch_online"] = 32
+        overrides["batch_offline"] = 0
     if args.methods is not None:
         try:
             for label in args.methods:
