@@ -109,6 +109,17 @@ def factories(env_id, agents=AGENTS, fast=False):
     return {a: table[a]() for a in agents}
 
 
+def _rounded(data, digits=5):
+    """``data`` with every float rounded to ``digits`` significant digits (smaller JSON)."""
+    if isinstance(data, dict):
+        return {k: _rounded(v, digits) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_rounded(v, digits) for v in data]
+    if isinstance(data, float) and data != 0.0 and np.isfinite(data):
+        return float(f"{data:.{digits}g}")
+    return data
+
+
 def _slug(text):
     return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_").lower()
 
@@ -153,7 +164,7 @@ def headline(tasks, seeds, episodes, out_dir, agents=AGENTS, fast=False, progres
         short = SHORT.get(env_id, _slug(env_id))
         table = run.format_table(rows, run.threshold_of(env_id))
         (out / f"{short}.md").write_text(f"## {env_id}\n\n{table}\n")
-        (out / f"{short}.json").write_text(json.dumps(run.results_to_json(results)))
+        (out / f"{short}.json").write_text(json.dumps(_rounded(run.results_to_json(results))))
         try:
             import matplotlib
 
