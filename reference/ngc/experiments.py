@@ -72,6 +72,14 @@ FAST = dict(hidden=(16, 16), world_hidden=(16,), learn_start=64, batch_size=16, 
 
 AGENTS = ("ANGC", "ANGC, no epistemic term", "DQN (backprop)", "random")
 
+#: Further ANGC variants (``--agents`` names): one setting changed from the preset.
+ABLATIONS = {
+    "ANGC, modulation on": dict(modulate=True),
+    "ANGC, T = 3": dict(T=3),
+    "ANGC, T = 20": dict(T=20),
+    "ANGC, g = identity": dict(g="identity"),
+}
+
 
 def angc_settings(env_id, fast=False, **overrides):
     """The ANGC config dict for ``env_id`` (preset, observation box, ``overrides``)."""
@@ -103,9 +111,13 @@ def factories(env_id, agents=AGENTS, fast=False):
         "DQN (backprop)": lambda: run.agent_factory("dqn", dqn_settings(env_id, fast)),
         "random": lambda: run.agent_factory("random"),
     }
+    for name, overrides in ABLATIONS.items():
+        table[name] = lambda o=overrides: run.agent_factory(
+            "angc", angc_settings(env_id, fast, **o)
+        )
     unknown = [a for a in agents if a not in table]
     if unknown:
-        raise ValueError(f"agents: unknown {unknown}; expected names from {AGENTS}")
+        raise ValueError(f"agents: unknown {unknown}; expected names from {sorted(table)}")
     return {a: table[a]() for a in agents}
 
 
