@@ -283,14 +283,20 @@ class HyperGrid:
             raise ValueError("actions: a move would leave the grid")
         return x + np.eye(self.ndim, dtype=np.int64)[a]
 
-    def terminal_distribution(self, log_pf):
+    def terminal_distribution(self, log_pf, alpha=0.0):
         """Exact probability of exiting at each state under forward log-probabilities
         ``log_pf`` (H^D, D + 1) (already masked and normalised over the valid actions).
 
         Dynamic programming over the levels ``sum_i x_i = 0, 1, ...`` of the grid: the
         probability of reaching a state flows to its children with P_F(+1 on axis i) and
         leaves with P_F(exit). Returns (H^D,) in index order, summing to 1.
+
+        ``alpha`` > 0 makes moves sticky (the chapter's sticky grid): with probability alpha
+        a chosen move is replaced by a move along an axis drawn uniformly from the valid
+        ones (the exit is never replaced, and no move leaves the grid), so the realized move
+        probabilities are ``(1 - alpha) P_F(i) + alpha P_F(move) / #valid moves``.
         """
+        alpha = _check_alpha(alpha)
         log_pf = np.asarray(log_pf, dtype=np.float64)
         if log_pf.shape != (self.n_states, self.n_actions):
             raise ValueError(
@@ -302,6 +308,11 @@ class HyperGrid:
             raise ValueError("log_pf: an invalid action (off the grid) has positive probability")
         if np.abs(pf.sum(axis=1) - 1.0).max() > 1e-9:
             raise ValueError("log_pf: expected rows normalised over the valid actions")
+        valid = self.forward_mask(states)[:, : self.ndim]
+        n_valid = np.maximum(valid.sum(axis=1, keepdims=True), 1)
+        moving = pf[:, : self.ndim].sum(axis=1, keepdims=True)
+        pf = pf.copy()
+        pf[:, : self.ndim] = (1 - alpha) * pf[:, : self.ndim] + alpha * valid * moving / n_valid
         reach = np.zeros(self.n_states)
         reach[0] = 1.0
         level = states.sum(axis=1)
@@ -312,6 +323,32 @@ class HyperGrid:
                 move = idx[states[idx, i] < self.height - 1]
                 np.add.at(reach, move + place[i], reach[move] * pf[move, i])
         return reach * pf[:, self.exit_action]
+
+    def balanced_log_pf(self):
+        """A forward policy whose exits follow R / Z exactly (in a deterministic grid).
+
+        With the uniform backward policy P_B(s | s') = 1 / #parents(s'), the flows are
+        ``F(s) = R(s) + sum_children F(c) P_B(s | c)`` (computed from the far corner back),
+        and ``P_F(c | s) = F(c) P_B(s | c) / F(s)``, ``P_F(exit | s) = R(s) / F(s)``: every
+        balance condition holds. Returns ``(log_pf (H^D, D + 1), log_F (H^D,))``.
+        """
+        states = self.all_states()
+        R = self.reward(states)
+        n_parents = np.maximum((states > 0).sum(axis=1), 1)
+        place = self.height ** np.arange(self.ndim - 1, -1, -1)
+        level = states.sum(axis=1)
+        F = np.zeros(self.n_states)
+        edge = np.zeros((self.n_states, self.ndim))  # F(c) P_B(s | c) for the child along i
+        for k in range(level.max(), -1, -1):
+            idx = np.flatnonzero(level == k)
+            for i in range(self.ndim):
+                move = idx[states[idx, i] < self.height - 1]
+                child = move + place[i]
+                edge[move, i] = F[child] / n_parents[child]
+            F[idx] = R[idx] + edge[idx].sum(axis=1)
+        with np.errstate(divide="ignore"):
+            log_pf = np.log(np.concatenate([edge, R[:, None]], axis=1) / F[:, None])
+        return log_pf, np.log(F)
 
     def _check_states(self, states):
         x = np.asarray(states)

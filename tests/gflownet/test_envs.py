@@ -243,3 +243,43 @@ def test_hypergrid_terminal_distribution_one_axis_and_validation():
         grid.terminal_distribution(np.log(np.full((4, 2), 0.5)))
     with pytest.raises(ValueError, match=r"log_pf: expected shape \(4, 2\)"):
         grid.terminal_distribution(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize(("ndim", "height"), [(2, 5), (2, 8), (3, 4)])
+def test_balanced_policy_exits_follow_the_reward(ndim, height):
+    grid = envs.HyperGrid(ndim=ndim, height=height)
+    log_pf, log_F = grid.balanced_log_pf()
+    R = grid.reward(grid.all_states())
+    assert log_F[0] == pytest.approx(np.log(R.sum()), rel=1e-12)  # F(s_0) = Z
+    p = grid.terminal_distribution(log_pf)
+    np.testing.assert_allclose(p, R / R.sum(), rtol=1e-12)
+    # sticky moves distort it
+    p_sticky = grid.terminal_distribution(log_pf, alpha=0.25)
+    assert abs(p_sticky.sum() - 1) < 1e-12 and np.abs(p_sticky - p).sum() > 1e-3
+
+
+def test_sticky_grid_matches_monte_carlo():
+    grid = envs.HyperGrid(ndim=2, height=4)
+    log_pf, _ = grid.balanced_log_pf()
+    alpha, n = 0.5, 40_000
+    p = grid.terminal_distribution(log_pf, alpha=alpha)
+    rng = np.random.default_rng(1)
+    counts = np.zeros(grid.n_states)
+    x = np.zeros((n, 2), dtype=np.int64)
+    alive = np.ones(n, bool)
+    while alive.any():
+        idx = np.flatnonzero(alive)
+        probs = np.exp(log_pf[grid.index(x[idx])])
+        a = (rng.random(idx.size)[:, None] > np.cumsum(probs, 1)).sum(1)
+        valid = grid.forward_mask(x[idx])[:, :2]
+        swap = (a != grid.exit_action) & (rng.random(idx.size) < alpha)
+        u = rng.random(idx.size) * valid.sum(1)  # uniform among the valid axes
+        pick = (u[:, None] >= np.cumsum(valid, 1)).sum(1)
+        a = np.where(swap, pick, a)
+        done = a == grid.exit_action
+        np.add.at(counts, grid.index(x[idx[done]]), 1)
+        alive[idx[done]] = False
+        move = idx[~done]
+        x[move] = grid.step(x[move], a[~done])
+    freq = counts / n
+    assert np.all(np.abs(freq - p) < 5 * np.sqrt(p * (1 - p) / n) + 1e-9)
