@@ -31,7 +31,10 @@ def add_parser(sub):
     p.add_argument("--recipe", choices=("shplrnn", "alrnn"), default="shplrnn",
                    help="clipped shPLRNN with adaptive GTF (default) or ALRNN M=20, P=2 with "
                    "sparse teacher forcing")  # fmt: skip
-    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    p.add_argument("--epochs", type=int, default=None, help="override the epochs per run")
+    p.add_argument("--restarts", type=int, default=None,
+                   help="independent runs; the best on validation is kept "
+                   "(default: 2 with --full, else 1)")  # fmt: skip
     p.add_argument("--out", default=os.path.join("out", "dsr"), help="output folder")
     p.add_argument("--seed", type=int, default=0, help="seed for initialisation and windows")
     p.add_argument("--kernel", choices=("numba", "numpy"), default="numba",
@@ -49,6 +52,10 @@ def run(args):
     overrides = {"seed": args.seed, "kernel": args.kernel}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
+    if args.restarts is not None:
+        if args.restarts < 1:
+            raise SystemExit(f"--restarts: expected a positive integer, got {args.restarts}")
+        overrides["restarts"] = args.restarts
     cfg = experiments.config(fast=args.fast, full=args.full, recipe=args.recipe, **overrides)
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
@@ -63,8 +70,10 @@ def run(args):
     summary["seconds_total"] = time.perf_counter() - start
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
-    print(f"{result.model.num_params()} parameters, {cfg.train.epochs} epochs in "
-          f"{result.result.seconds:.1f} s")  # fmt: skip
+    train_s = sum(r.seconds for r in result.results)
+    print(f"{result.model.num_params()} parameters, {cfg.restarts} x {cfg.train.epochs} epochs "
+          f"in {train_s:.1f} s; selected: run {result.monitor['selected_restart']}, epoch "
+          f"{result.monitor['selected_epoch']}")  # fmt: skip
     for T, m in result.evaluation.items():
         floor = result.floors[T]
         anchor = result.pretrained.get(T)
@@ -85,8 +94,12 @@ def write_figures(result, out):
     """Save the figures of a run (made by :mod:`reference.dsr.plots`); returns their names."""
     from reference.dsr import plots
 
+    keep = [i for i, r in enumerate(result.monitor["restart"])
+            if r == result.monitor["selected_restart"]]  # fmt: skip
+    monitor = {k: [result.monitor[k][i] for i in keep] for k in ("epoch", "D_stsp", "D_H")}
+    monitor["floor"] = result.monitor["floor"]
     figs = {
-        "training.png": plots.training_curves(result.result.history, result.monitor),
+        "training.png": plots.training_curves(result.result.history, monitor),
         "attractor.png": plots.attractor(result.x_test, result.x_gen),
         "spectra.png": plots.power_spectra(result.x_test, result.x_gen),
         "lyapunov.png": plots.lyapunov({"model": result.lyapunov}),

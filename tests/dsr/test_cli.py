@@ -34,7 +34,8 @@ def test_dsr_command_writes_its_outputs(tmp_path, run_cli):
 
 def test_configs():
     full = experiments.config(full=True)
-    assert full.train.epochs == 1000 and full.train.tau == 1 and full.train.adaptive_alpha
+    assert full.train.epochs == 500 and full.restarts == 2 and full.monitor_length == 100_000
+    assert full.train.tau == 1 and full.train.adaptive_alpha
     assert full.build_model().num_params() == 3 + 2 * 150 + 3 + 50  # A, W1, W2, h1, h2
     alrnn = experiments.config(full=True, recipe="alrnn")
     assert alrnn.build_model().num_params() == 491 and alrnn.train.tau == 16
@@ -45,6 +46,8 @@ def test_configs():
     assert experiments.config(epochs=7, latent_dim=5).train.epochs == 7
     with pytest.raises(ValueError, match="fast, full"):
         experiments.config(fast=True, full=True)
+    with pytest.raises(ValueError, match="restarts"):
+        experiments.ExperimentConfig(restarts=0)
     with pytest.raises(ValueError, match="eval_lengths"):
         experiments.ExperimentConfig(eval_lengths=(10,), n_test=5)
 
@@ -81,3 +84,16 @@ def test_alrnn_recipe_in_process(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["model"] == "ALRNN" and summary["num_params"] == 8 * 10 + 3 * 5
     assert "T=2000" in capsys.readouterr().out
+
+
+def test_restarts_keep_the_best_run(tmp_path):
+    cfg = experiments.config(fast=True, restarts=2)
+    run = experiments.run(cfg, progress=False, checkpoint_path=str(tmp_path / "ck.npz"))
+    m = run.monitor
+    assert m["restart"] == [0, 0, 1, 1] and m["epoch"] == [2, 4, 2, 4]
+    scores = np.asarray(m["D_stsp"]) + 10 * np.asarray(m["D_H"])
+    best = int(np.argmin(scores))
+    assert (m["selected_restart"], m["selected_epoch"]) == (m["restart"][best], m["epoch"][best])
+    assert len(run.results) == 2 and run.result is run.results[m["selected_restart"]]
+    assert (tmp_path / "ck_restart0.npz").exists() and (tmp_path / "ck_restart1.npz").exists()
+    assert not np.array_equal(run.results[0].params["W1"], run.results[1].params["W1"])
