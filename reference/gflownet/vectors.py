@@ -57,6 +57,18 @@ def _landscape(inp):
     }
 
 
+def _hypergrid(inp):
+    grid = envs.HyperGrid(int(inp["ndim"]), int(inp["height"]), inp["R0"], inp["R1"], inp["R2"])
+    log_pf, log_F = grid.balanced_log_pf()
+    return {
+        "log_reward": grid.log_reward(grid.all_states()),
+        "balanced_pf": np.exp(log_pf),  # probabilities: 0 (not -inf) off the grid
+        "log_F": log_F,
+        "p_exit": grid.terminal_distribution(log_pf),
+        "p_exit_sticky": grid.terminal_distribution(log_pf, alpha=inp["alpha"]),
+    }
+
+
 def _sdb(inp, grad=True):
     args = (
         inp["log_flows"],
@@ -231,6 +243,18 @@ def cases():
             lambda inp: {
                 "D": metrics.levenshtein_matrix(_int(inp["sequences"])).astype(np.float64),
             },
+        ),
+        Case(
+            "gflownet.hypergrid_exact",
+            _FN + "envs.HyperGrid.terminal_distribution",
+            "(4.4)",
+            "torchgfn's HyperGrid (D 2, H 4; R0 1e-3, R1 0.5, R2 2; states in row-major index "
+            "order, actions +1 on axis 0, +1 on axis 1, exit): log R, the balanced forward "
+            "policy's probabilities (uniform P_B; 0 off the grid) and its log-flows, its "
+            "exact exit distribution (= R / Z) and the one under sticky moves (alpha 0.25: a "
+            "move is replaced by one along a uniformly chosen valid axis)",
+            {"ndim": 2, "height": 4, "R0": 1e-3, "R1": 0.5, "R2": 2.0, "alpha": 0.25},
+            _hypergrid,
         ),
         Case(
             "gflownet.stochastic_db",
