@@ -31,15 +31,18 @@ chapter shows the runs):
 
 * ``g = phi`` on hidden predictions and settling from the projection (pre-activations): the
   projection is then a fixed point, so only the TD error moves the circuit. With ``g`` =
-  identity every silent ReLU unit carries a permanent error that drags the weights;
+  identity every silent ReLU unit carries a permanent error that drags the weights (CartPole
+  seed 0: last-100 mean 15.9, no better than random, against 70.9);
 * ``E^l`` starts as ``(W^l)^T`` (``feedback_init``) and learns by (5.8); a small settling
   rate (``beta = 0.02``, T = 10) keeps the explicit settling stable as the output weights
   grow (it diverges once ``beta`` times the feedback gain ``||W^1 E^1|| / (2 beta_e)``
   exceeds 2); ``reward_scale = 0.1`` keeps those weights moderate;
 * a constant input unit (``bias_input``): the circuits have no biases, and a bias-free ReLU
   controller is positively homogeneous (``Q(0) = 0``, ``Q(c o) = c Q(o)``);
-* no modulation (``modulate=False``): (5.9) scales each action's output column by its own
-  weight mass, so the actions' values learn at different rates.
+* modulation (5.9) is off by default (``modulate=False``): with Adam it only rescales each
+  column's step. It is not what breaks or makes learning: on CartPole-v1 (seed 0, 500
+  episodes) the agent with it on reached a last-100 mean of 105.9 against 70.9 without,
+  inside the seed-to-seed spread (+-42 over three seeds).
 
 Observations are scaled to ``[-1, 1]`` with ``obs_low``/``obs_high`` when given.
 
