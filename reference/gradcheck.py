@@ -19,12 +19,25 @@ import numpy as np
 from reference import backend
 
 
-def rel_error(a, b, tiny=1e-300):
-    """``max|a - b| / max(tiny, max(|a| + |b|))`` over all entries (0.0 for equal arrays)."""
+def rel_error(a, b, tiny=1e-300, nan_equal=False):
+    """``max|a - b| / max(tiny, max(|a| + |b|))`` over all entries (0.0 for equal arrays).
+
+    Non-finite entries must match exactly: the same infinity in the same place counts as
+    equal, anything else gives ``inf``. A NaN gives ``inf`` too (it never passes a
+    tolerance, and cannot hide inside a Python ``max``, which skips NaN depending on order),
+    unless ``nan_equal`` is set and both arrays have it in the same place -- for stored
+    outputs that are legitimately NaN.
+    """
     a = np.asarray(backend.asnumpy(a), dtype=np.float64)
     b = np.asarray(backend.asnumpy(b), dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"rel_error: shapes differ, {a.shape} vs {b.shape}")
+    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
+    if not np.array_equal(finite_a, finite_b):
+        return float("inf")
+    if not np.array_equal(a[~finite_a], b[~finite_b], equal_nan=nan_equal):
+        return float("inf")
+    a, b = a[finite_a], b[finite_b]
     if a.size == 0:
         return 0.0
     scale = float(np.max(np.abs(a) + np.abs(b)))

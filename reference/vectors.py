@@ -253,7 +253,10 @@ def verify(out_dir, tol=1e-12):
         want_arrays, want_scalars = _flatten(stored)
         if set(got_arrays) != set(want_arrays) or got_scalars != want_scalars:
             raise ValueError(f"{name}: outputs differ in keys or scalars")
-        err = max((rel_error(got_arrays[k], want_arrays[k]) for k in want_arrays), default=0.0)
+        err = max(
+            (rel_error(got_arrays[k], want_arrays[k], nan_equal=True) for k in want_arrays),
+            default=0.0,
+        )
         if err > tol:
             raise ValueError(f"{name}: recomputed outputs differ, relative error {err:.2e}")
         errors[name] = err

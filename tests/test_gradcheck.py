@@ -13,6 +13,20 @@ def test_rel_error_zero_for_equal_and_scale_free():
     assert gradcheck.rel_error(np.zeros(3), np.zeros(3)) == 0.0
 
 
+def test_rel_error_nan_never_passes():
+    a = np.array([1.0, 2.0])
+    assert gradcheck.rel_error(a, np.array([1.0, np.nan])) == np.inf
+    assert gradcheck.rel_error(np.array([np.nan]), np.array([np.nan])) == np.inf
+    assert gradcheck.rel_error(np.array([np.nan]), np.array([np.nan]), nan_equal=True) == 0.0
+    # the same infinity in the same place is equal; the finite rest is compared as usual
+    assert gradcheck.rel_error(np.array([-np.inf, 1.0]), np.array([-np.inf, 1.0])) == 0.0
+    assert gradcheck.rel_error(np.array([-np.inf, 1.0]), np.array([np.inf, 1.0])) == np.inf
+    assert gradcheck.rel_error(np.array([-np.inf, 1.0]), np.array([0.0, 1.0])) == np.inf
+    # the NaN cannot hide behind a smaller error in a max over several arrays
+    errors = gradcheck.max_rel_error({"x": a, "y": a}, {"x": a, "y": a + np.nan})
+    assert errors["max"] == np.inf
+
+
 def test_rel_error_shape_mismatch():
     with pytest.raises(ValueError, match="shapes differ"):
         gradcheck.rel_error(np.zeros(3), np.zeros(4))
