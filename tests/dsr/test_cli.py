@@ -1,6 +1,7 @@
 """``python -m reference dsr --fast``: the chapter-3 run writes its outputs, consistently."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -34,7 +35,8 @@ def test_dsr_command_writes_its_outputs(tmp_path, run_cli):
 
 def test_configs():
     full = experiments.config(full=True)
-    assert full.train.epochs == 500 and full.restarts == 2 and full.monitor_length == 100_000
+    assert full.train.epochs == 1000 and full.restarts == 2 and full.workers == 2
+    assert full.monitor_length == 100_000
     assert full.train.tau == 1 and full.train.adaptive_alpha
     assert full.build_model().num_params() == 3 + 2 * 150 + 3 + 50  # A, W1, W2, h1, h2
     alrnn = experiments.config(full=True, recipe="alrnn")
@@ -97,3 +99,8 @@ def test_restarts_keep_the_best_run(tmp_path):
     assert len(run.results) == 2 and run.result is run.results[m["selected_restart"]]
     assert (tmp_path / "ck_restart0.npz").exists() and (tmp_path / "ck_restart1.npz").exists()
     assert not np.array_equal(run.results[0].params["W1"], run.results[1].params["W1"])
+    # two worker processes compute exactly the same runs
+    par = experiments.run(replace(cfg, workers=2), progress=False)
+    assert par.monitor == run.monitor
+    for k in run.params:
+        assert np.array_equal(par.params[k], run.params[k])
