@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -177,9 +179,15 @@ def histories(runs, alpha):
     return out
 
 
-def table_markdown(summary, attainability=None):
-    """A Markdown table: mean +- std over seeds per (alpha, method)."""
-    cols = ("l1", "entropy_ratio", "kl_forward", "top_k_mean", "modes_found", "expected_modes")
+TABLE_COLUMNS = ("l1", "entropy_ratio", "kl_forward", "top_k_mean", "modes_found",
+                 "expected_modes")  # fmt: skip
+
+
+def table_markdown(summary, attainability=None, cols=TABLE_COLUMNS):
+    """A Markdown table: mean +- std (population sd) over seeds per (alpha, method), from
+    the per-seed values of ``summary`` (:func:`summarize`); ``cols`` start with ``"l1"``."""
+    if not cols or cols[0] != "l1":
+        raise ValueError(f"cols: expected metric names starting with 'l1', got {cols!r}")
     head = "| alpha | method | seeds | " + " | ".join(cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 3)]
     for alpha, by_method in summary.items():
@@ -193,7 +201,7 @@ def table_markdown(summary, attainability=None):
             a = attainability[alpha]
             lines.append(
                 f"| {alpha} | reference: pi = deconvolved target | - | "
-                f"{a['l1_deconvolved']:.3f} |  |  |  |  |  |"
+                f"{a['l1_deconvolved']:.4f} |" + "  |" * (len(cols) - 1)
             )
     return "\n".join(lines)
 
@@ -272,3 +280,66 @@ def fit_target_policy(alpha, beta=3.0, iterations=2500, batch=32, hidden=256, de
         if (it + 1) % eval_every == 0:
             record(it + 1)
     return curve
+
+
+# --------------------------------------------------------------------------- committed results
+
+#: committed runs of the full headline (``results/<name>.json``, :func:`compact_results` format)
+RESULTS = Path(__file__).parent / "results"
+RUN_KEYS = ("method", "alpha", "seed", "final", "curve", "seconds", "last_loss")
+FINAL_KEYS = REPORTED + ("entropy", "kl_reverse")
+
+
+def _rounded(data, digits=5):
+    """``data`` with every float rounded to ``digits`` significant digits (smaller JSON)."""
+    if isinstance(data, dict):
+        return {k: _rounded(v, digits) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_rounded(v, digits) for v in data]
+    if isinstance(data, float) and data != 0.0 and np.isfinite(data):
+        return float(f"{data:.{digits}g}")
+    return data
+
+
+def compact_results(doc, provenance, digits=5):
+    """The part of a ``summary.json`` (written by ``python -m reference gflownet``) that a
+    table and a figure need: config, per-run final metrics and curves, attainability and
+    target, floats rounded to ``digits`` significant digits. The per-(alpha, method) table is
+    *not* stored: :func:`summarize` recomputes it from the per-seed values. ``provenance``:
+    ``{"command", "commit", "date", "wall_seconds", ...}``. The dynamics error is kept only
+    for ``sdb`` (the oracle ``sdb-known`` never trains its dynamics network)."""
+    missing = {"command", "commit", "date", "wall_seconds"} - set(provenance)
+    if missing:
+        raise ValueError(f"provenance: missing {sorted(missing)}")
+    runs = []
+    for r in doc["runs"]:
+        run = {k: r[k] for k in RUN_KEYS}
+        run["final"] = {k: r["final"][k] for k in FINAL_KEYS}
+        if r["method"] == "sdb":
+            run["dynamics_kl_to_true_kernel"] = r["dynamics_kl_to_true_kernel"]
+        runs.append(run)
+    out = {"provenance": dict(provenance), "config": doc["config"], "runs": runs,
+           "attainability": doc["attainability"], "target": doc["target"]}  # fmt: skip
+    return _rounded(out, digits)
+
+
+def load_results(name, folder=None):
+    """The committed results ``<folder>/<name>.json`` (default folder :data:`RESULTS`), or
+    ``None`` if there are none."""
+    path = Path(folder or RESULTS) / f"{name}.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+#: the chapter's table: exact L1, entropy ratio, top-100 reward and modes found
+RESULT_COLUMNS = ("l1", "entropy_ratio", "top_k_mean", "modes_found")
+
+
+def results_markdown(doc, cols=RESULT_COLUMNS):
+    """The table of committed results ``doc`` (:func:`load_results`), recomputed from its
+    per-seed values, with the command that produced them."""
+    p = doc["provenance"]
+    table = table_markdown(summarize(doc["runs"]), doc["attainability"], cols)
+    return (f"{table}\n\nmean ± sd over seeds; `{p['command']}` (commit {p['commit'][:10]}, "
+            f"{p['date']}, {p['wall_seconds']} s)\n")  # fmt: skip

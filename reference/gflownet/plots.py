@@ -132,6 +132,44 @@ def method_bars(
     return fig
 
 
+def alpha_bars(
+    summary,
+    metrics=("l1", "entropy_ratio", "top_k_mean", "modes_found"),
+    methods=None,
+    floors=None,
+):
+    """Methods side by side at every alpha: one panel per metric, for each method one bar per
+    alpha (mean over seeds, hatched for the second alpha and so on), each seed a dot.
+
+    ``summary``: ``{alpha: {method: {metric: sequence over seeds}}}`` (as
+    ``experiments.summarize`` returns it); ``methods``: which and in what order (default:
+    those of the first alpha); ``floors``: ``{metric: value or {label: value}}``.
+    """
+    if not summary:
+        raise ValueError("summary: expected at least one alpha")
+    alphas = list(summary)
+    methods = list(methods or summary[alphas[0]])
+    fig, axes = _figure(len(metrics), width=3.6)
+    width = 0.8 / len(alphas)
+    x = np.arange(len(methods))
+    for ax, metric in zip(axes, metrics, strict=True):
+        for j, alpha in enumerate(alphas):
+            for i, method in enumerate(methods):
+                if method not in summary[alpha] or metric not in summary[alpha][method]:
+                    raise ValueError(f"summary[{alpha!r}]: no {metric!r} for {method!r}")
+                vals = np.atleast_1d(np.asarray(summary[alpha][method][metric], dtype=float))
+                xi = i - 0.4 + width * (j + 0.5)
+                ax.bar(xi, vals.mean(), width=0.9 * width, color=f"C{i}", alpha=0.75,
+                       hatch=(None, "//", "..", "xx")[j % 4], edgecolor="white",
+                       label=f"alpha {alpha}" if i == 0 else None)  # fmt: skip
+                ax.plot(np.full(vals.size, xi), vals, "k.", ms=3)
+        _reference_lines(ax, floors, metric)
+        ax.set_xticks(x, methods, rotation=30, ha="right")
+        ax.set_ylabel(LABELS.get(metric, metric))
+    axes[0].legend(frameon=False, fontsize="small")
+    return fig
+
+
 def sweep(results, x_key, metric="l1", floors=None, xlabel=None):
     """A metric against a swept setting (e.g. alpha), one line per method.
 
