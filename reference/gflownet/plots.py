@@ -166,7 +166,7 @@ def alpha_bars(
         _reference_lines(ax, floors, metric)
         ax.set_xticks(x, methods, rotation=30, ha="right")
         ax.set_ylabel(LABELS.get(metric, metric))
-    axes[0].legend(frameon=False, fontsize="small")
+    axes[0].legend(frameon=False, fontsize="small", loc="upper right")
     return fig
 
 
