@@ -154,3 +154,93 @@ def rollout(params, alpha, batch, rng, length, vocab, epsilon=0.0, scale=1.0, ji
          params["b3"][:vocab]]  # fmt: skip
     w = [np.ascontiguousarray(x, dtype=np.float64) for x in w]
     return fn(*w, vocab, float(scale), float(epsilon), float(alpha), *r)
+
+
+# --------------------------------------------------------------------------- (4.15) SDB
+
+
+def sdb_grad_plain(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized,
+                   log_reward, mask):  # fmt: skip
+    """Stochastic detailed balance (4.15) and its gradient in one pass over (k, b).
+
+    Same arguments as ``losses.stochastic_db_grad`` (``dyn_logprobs`` an array: zeros give
+    plain DB), all float64 / int64. With ``a = a_{k+1}``, ``x = x_{k+1}``, ``n = sum(mask)``::
+
+        r_k = log F_k + log softmax(fwd_k)[a] + log Phat_k[x] - g_k - log softmax(bwd_{k+1})[a]
+        d r_k / d fwd_k = e_a - softmax(fwd_k),   d r_k / d bwd_{k+1} = softmax(bwd_{k+1}) - e_a
+
+    each scaled by ``2 mask r_k / n``. Returns ``(loss, r, d_flows, d_fwd, d_bwd, d_log_reward)``.
+    """
+    K, B, V = fwd_logits.shape
+    r = np.zeros((K - 1, B))
+    d_flows = np.zeros((K, B))
+    d_fwd = np.zeros((K, B, V))
+    d_bwd = np.zeros((K, B, V))
+    d_log_reward = np.zeros(B)
+    n = 0.0
+    for k in range(K - 1):
+        for b in range(B):
+            n += mask[k, b]
+    total = 0.0
+    for k in range(K - 1):
+        for b in range(B):
+            a = intended[k + 1, b]
+            top_f = fwd_logits[k, b, 0]
+            top_b = bwd_logits[k + 1, b, 0]
+            for v in range(1, V):
+                top_f = max(top_f, fwd_logits[k, b, v])
+                top_b = max(top_b, bwd_logits[k + 1, b, v])
+            sum_f = 0.0
+            sum_b = 0.0
+            for v in range(V):
+                sum_f += math.exp(fwd_logits[k, b, v] - top_f)
+                sum_b += math.exp(bwd_logits[k + 1, b, v] - top_b)
+            lse_f = top_f + math.log(sum_f)
+            lse_b = top_b + math.log(sum_b)
+            log_pf = fwd_logits[k, b, a] - lse_f + dyn_logprobs[k, b, realized[k + 1, b]]
+            log_pb = bwd_logits[k + 1, b, a] - lse_b
+            g_to = log_flows[k + 1, b] if k < K - 2 else log_reward[b]
+            rk = log_flows[k, b] + log_pf - g_to - log_pb
+            r[k, b] = rk
+            total += mask[k, b] * rk * rk
+            g = 2.0 * mask[k, b] * rk / n
+            d_flows[k, b] += g
+            if k < K - 2:
+                d_flows[k + 1, b] -= g
+            else:
+                d_log_reward[b] = -g
+            for v in range(V):
+                d_fwd[k, b, v] = -g * math.exp(fwd_logits[k, b, v] - lse_f)
+                d_bwd[k + 1, b, v] = g * math.exp(bwd_logits[k + 1, b, v] - lse_b)
+            d_fwd[k, b, a] += g
+            d_bwd[k + 1, b, a] -= g
+    return total / n, r, d_flows, d_fwd, d_bwd, d_log_reward
+
+
+sdb_grad_jit = njit(cache=True)(sdb_grad_plain)
+
+
+def stochastic_db_grad(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized,
+                       log_reward, mask, jit=True):  # fmt: skip
+    """Twin of ``losses.stochastic_db_grad`` (same arguments, ``(loss, residuals, grads)``)
+    computed by :func:`sdb_grad_jit` (or the plain twin); ``dyn_logprobs=None``: plain DB."""
+    from . import losses
+
+    K, B, V = losses._check_chain(log_flows, fwd_logits, bwd_logits, intended, realized,
+                                  log_reward)  # fmt: skip
+    mask = losses._check_mask(mask, (K - 1, B))
+    if dyn_logprobs is None:
+        dyn_logprobs = np.zeros((K - 1, B, V))
+    if tuple(dyn_logprobs.shape) != (K - 1, B, V):
+        raise ValueError(
+            f"dyn_logprobs: expected shape {(K - 1, B, V)}, got {tuple(dyn_logprobs.shape)}"
+        )
+    f64 = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
+    i64 = lambda x: np.ascontiguousarray(x, dtype=np.int64)  # noqa: E731
+    fn = sdb_grad_jit if jit else sdb_grad_plain
+    loss, r, d_flows, d_fwd, d_bwd, d_R = fn(
+        f64(log_flows), f64(fwd_logits), f64(bwd_logits), f64(dyn_logprobs), i64(intended),
+        i64(realized), f64(log_reward), f64(mask),
+    )  # fmt: skip
+    grads = {"log_flows": d_flows, "fwd_logits": d_fwd, "bwd_logits": d_bwd, "log_reward": d_R}
+    return float(loss), r, grads

@@ -168,10 +168,11 @@ def _chain(tokens_bm, include_empty):
 
 
 def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs=None,
-                          codes=None):  # fmt: skip
+                          codes=None, sdb_grad=losses.stochastic_db_grad):  # fmt: skip
     """The method's loss on complete sequences ``(B, L)`` and its gradients.
 
-    ``codes`` may pass in ``models.encode_prefixes(realized, L, V)`` when already computed.
+    ``codes`` may pass in ``models.encode_prefixes(realized, L, V)`` when already computed;
+    ``sdb_grad``: ``losses.stochastic_db_grad`` or its fused twin ``kernels.stochastic_db_grad``.
     Returns ``(loss, policy_grads, d_log_Z)``.
     """
     B, L = realized.shape
@@ -188,7 +189,7 @@ def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs
     mask = np.ones((fwd.shape[0] - 1, B))
     d_log_Z, d_F = 0.0, None
     if config.method == "sdb":
-        loss, _, g = losses.stochastic_db_grad(log_F, fwd, bwd, dyn_logprobs, a, x, log_R, mask)
+        loss, _, g = sdb_grad(log_F, fwd, bwd, dyn_logprobs, a, x, log_R, mask)
         d_fwd, d_bwd, d_F = g["fwd_logits"], g["bwd_logits"], g["log_flows"]
     else:
         tree = config.actions == "realized"
@@ -232,8 +233,9 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
     """Run ``config.iterations`` iterations on the reward table ``scores`` (V^L,), indexed by
     the base-4 code (4.1). ``offline_codes`` are codes of offline sequences (None or empty:
     on-policy only). ``callback(iteration, state)`` runs after every iteration.
-    ``kernel="numba"`` runs the rollout and the Adam updates in the compiled twins of
-    ``kernels.py`` (same random stream, same numbers up to round-off); depth-2 networks.
+    ``kernel="numba"`` runs the rollout, the SDB loss and gradient and the Adam updates in
+    the compiled twins of ``kernels.py`` (same random stream, same numbers up to round-off);
+    depth-2 networks.
     Returns the final :class:`TrainState` (its ``history`` holds per-iteration values)."""
     from tqdm.auto import tqdm
 
@@ -292,8 +294,9 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
             logits, _ = models.dynamics_forward(state.dynamics, inputs)
             dyn_logprobs = nn.log_softmax(logits)
         loss, grads, d_log_Z = policy_loss_and_grads(
-            config, state, realized, intended, log_R, dyn_logprobs, codes
-        )
+            config, state, realized, intended, log_R, dyn_logprobs, codes,
+            kernels.stochastic_db_grad if fused else losses.stochastic_db_grad,
+        )  # fmt: skip
         grads, norm = nn.clip_grad_norm(grads, config.clip)
         state.policy, state.policy_opt = step(opt, state.policy, grads, state.policy_opt)
         if config.method == "tb":
