@@ -68,7 +68,7 @@ import numpy as np
 from reference import nn
 
 from . import circuit, hebbian
-from .dqn import ReplayMemory
+from .replay import ReplayMemory
 
 
 @dataclass(frozen=True)
