@@ -68,6 +68,63 @@ def adam_step(opt, params, grads, state, jit=True):
     return params, state
 
 
+def clip_adam_plain(thetas, grads, ms, vs, max_norm, lr, beta1, beta2, eps, step):
+    """``nn.clip_grad_norm`` (torch's ``clip_grad_norm_``: the norm of the per-tensor norms,
+    ``coef = max_norm / (total + 1e-6)`` applied if below 1) followed by the Adam step of
+    :func:`adam_plain`, in place, on tuples of flat arrays. Returns the norm before clipping."""
+    sq = 0.0
+    for j in range(len(grads)):
+        g = grads[j]
+        s = 0.0
+        for i in range(g.size):
+            s += g[i] * g[i]
+        n = math.sqrt(s)
+        sq += n * n
+    total = math.sqrt(sq)
+    coef = max_norm / (total + 1e-6)
+    clip = coef < 1.0
+    bias_correction1 = 1.0 - beta1**step
+    bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
+    step_size = lr / bias_correction1
+    w = 1.0 - beta1
+    for j in range(len(grads)):
+        theta, g, m, v = thetas[j], grads[j], ms[j], vs[j]
+        for i in range(theta.size):
+            gi = g[i] * coef if clip else g[i]
+            if w < 0.5:
+                mi = m[i] + w * (gi - m[i])
+            else:
+                mi = gi - (gi - m[i]) * (1.0 - w)
+            vi = v[i] * beta2 + ((1.0 - beta2) * gi) * gi
+            denom = math.sqrt(vi) / bias_correction2_sqrt + eps
+            theta[i] = theta[i] - (step_size * mi) / denom
+            m[i] = mi
+            v[i] = vi
+    return total
+
+
+clip_adam_jit = njit(cache=True)(clip_adam_plain)
+
+
+def clip_adam_step(opt, params, grads, state, max_norm, jit=True):
+    """``nn.clip_grad_norm(grads, max_norm)`` then ``opt.step`` in one compiled call (or the
+    plain twin), parameters and moments overwritten in place. Returns ``(params, state,
+    norm before clipping)``."""
+    if opt.weight_decay:
+        raise ValueError("opt: the fused Adam kernel has no weight decay")
+    if not (max_norm > 0):
+        raise ValueError(f"max_norm: expected a positive number, got {max_norm}")
+    names = list(params)
+    flat = lambda d: tuple(d[k].reshape(-1) for k in names)  # noqa: E731
+    g = tuple(np.ascontiguousarray(grads[k], dtype=np.float64).reshape(-1) for k in names)
+    k = state["step"] + 1
+    fn = clip_adam_jit if jit else clip_adam_plain
+    norm = fn(flat(params), g, flat(state["m"]), flat(state["v"]), float(max_norm), opt.lr,
+              opt.betas[0], opt.betas[1], opt.eps, k)  # fmt: skip
+    state["step"] = k
+    return params, state, norm
+
+
 # --------------------------------------------------------------------------- rollout
 
 

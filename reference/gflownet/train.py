@@ -260,8 +260,8 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
             raise ValueError(f"kernel: 'numba' needs depth 2, got depth {config.depth}")
         state.policy = {k: np.array(v) for k, v in state.policy.items()}  # owned, writable
         state.dynamics = {k: np.array(v) for k, v in state.dynamics.items()}
-    step = (lambda o, p, g, s: kernels.adam_step(o, p, g, s)) if fused else (
-        lambda o, p, g, s: o.step(p, g, s))  # fmt: skip
+    step = (lambda o, p, g, s: kernels.clip_adam_step(o, p, g, s, config.clip)) if fused else (
+        lambda o, p, g, s: _clip_step(o, p, g, s, config.clip))  # fmt: skip
     start = state.iteration
     bar = tqdm(range(start, config.iterations), disable=not progress, desc=config.method)
     for it in bar:
@@ -297,8 +297,7 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
             config, state, realized, intended, log_R, dyn_logprobs, codes,
             kernels.stochastic_db_grad if fused else losses.stochastic_db_grad,
         )  # fmt: skip
-        grads, norm = nn.clip_grad_norm(grads, config.clip)
-        state.policy, state.policy_opt = step(opt, state.policy, grads, state.policy_opt)
+        state.policy, state.policy_opt, norm = step(opt, state.policy, grads, state.policy_opt)
         if config.method == "tb":
             new, state.log_Z_opt = opt_Z.step(
                 {"log_Z": state.log_Z}, {"log_Z": np.asarray(d_log_Z)}, state.log_Z_opt
@@ -333,6 +332,13 @@ def known_dynamics_logprobs(intended, alpha, vocab, include_empty=True):
     return logT if include_empty else logT[1:]
 
 
+def _clip_step(opt, params, grads, state, max_norm):
+    """Gradient-norm clipping then one optimiser step: ``(params, state, norm)``."""
+    grads, norm = nn.clip_grad_norm(grads, max_norm)
+    params, state = opt.step(params, grads, state)
+    return params, state, norm
+
+
 def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, codes=None):
     inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
                                       codes)  # fmt: skip
@@ -350,8 +356,7 @@ def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, cod
     logits, cache = models.dynamics_forward(state.dynamics, inputs)
     ce, d_logits = losses.dynamics_cross_entropy(logits, targets)
     grads = models.dynamics_backward(state.dynamics, cache, d_logits)
-    grads, _ = nn.clip_grad_norm(grads, config.clip)
-    state.dynamics, state.dynamics_opt = step(opt, state.dynamics, grads, state.dynamics_opt)
+    state.dynamics, state.dynamics_opt, _ = step(opt, state.dynamics, grads, state.dynamics_opt)
     return float(ce)
 
 

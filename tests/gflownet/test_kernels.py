@@ -100,3 +100,26 @@ def test_fused_sdb_grad_validation(rng):
     args[-1] = np.ones((K, B))
     with pytest.raises(ValueError, match="mask"):
         kernels.stochastic_db_grad(*args)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("max_norm", [1e-3, 1e3])  # clipping active / inactive
+def test_fused_clip_adam_equals_nn(rng, jit, max_norm):
+    params = models.init_policy(3, 4, 6, 2, rng)
+    opt = nn.Adam(lr=1e-2)
+    ref_p, ref_s = params, opt.init(params)
+    ours_p = {k: v.copy() for k, v in params.items()}
+    ours_s = opt.init(ours_p)
+    for _ in range(5):
+        grads = {k: rng.normal(size=v.shape) for k, v in params.items()}
+        clipped, ref_norm = nn.clip_grad_norm(grads, max_norm)
+        ref_p, ref_s = opt.step(ref_p, clipped, ref_s)
+        ours_p, ours_s, norm = kernels.clip_adam_step(opt, ours_p, grads, ours_s, max_norm, jit)
+        np.testing.assert_allclose(norm, ref_norm, rtol=1e-14)
+    assert ours_s["step"] == ref_s["step"] == 5
+    for k in params:
+        np.testing.assert_allclose(ours_p[k], ref_p[k], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(ours_s["m"][k], ref_s["m"][k], rtol=1e-12, atol=1e-18)
+        np.testing.assert_allclose(ours_s["v"][k], ref_s["v"][k], rtol=1e-12, atol=1e-20)
+    with pytest.raises(ValueError, match="max_norm"):
+        kernels.clip_adam_step(opt, ours_p, grads, ours_s, 0.0)
