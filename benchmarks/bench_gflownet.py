@@ -10,8 +10,9 @@ loss (4.15) and its gradient, gradient-norm clipping and an Adam step; then one 
 of the dynamics cross-entropy (4.16) on the 128 online transitions. Rows:
 
 * ``numpy``: the library's ``train.train(..., kernel="numpy")`` (readable NumPy, float64);
-* ``numba``: ``kernel="numba"``: the rollout and the Adam updates in the compiled twins of
-  ``reference/gflownet/kernels.py``; the matrix products stay with BLAS;
+* ``numba``: ``kernel="numba"``: the rollout, the SDB loss and its gradient, and gradient
+  clipping + Adam in the compiled twins of ``reference/gflownet/kernels.py``; the matrix
+  products stay with BLAS;
 * ``torch``: the same model, loss and loop written in PyTorch for this benchmark
   (``torch.nn.Linear``, autograd, ``clip_grad_norm_``, ``torch.optim.Adam``,
   ``torch.multinomial``), float64 and float32, when torch is importable.
@@ -22,7 +23,8 @@ round runs every row (starting row rotating) for one untimed iteration and a bur
 ``--burst`` timed ones, so load from elsewhere hits all rows alike; the table reports the
 median and interquartile range of the per-iteration times over all bursts. The load average
 before and after is printed: on a busy machine the absolute numbers mean little, the ratios
-somewhat more.
+somewhat more. Last, the script times the iteration's matrix products alone (the *BLAS
+floor*), which bounds what any implementation of the same products can reach.
 
 Usage::
 
@@ -150,6 +152,37 @@ def torch_impl(hidden, dtype):
     return step
 
 
+# --------------------------------------------------------------------------- BLAS floor
+
+
+def gemm_shapes(hidden):
+    """``(m, k, n)`` of the matrix products in one iteration (both networks, depth 2)."""
+    H, P, D = hidden, 2 * V + 1, (L + 1) * V
+    s = [(B_ON, L * V, H), (B_ON, H, H), (B_ON, H, P)] * L  # rollout: L policy calls
+    rows_p, rows_d, rows_ce = (L + 1) * (B_ON + B_OFF), L * (B_ON + B_OFF), L * B_ON
+    s += [(rows_d, D, H), (rows_d, H, H), (rows_d, H, V)]  # dynamics forward, SDB term
+    s += [(rows_p, L * V, H), (rows_p, H, H), (rows_p, H, P)]  # policy forward
+    s += [(H, rows_p, P), (rows_p, P, H), (H, rows_p, H), (rows_p, H, H), (L * V, rows_p, H)]
+    s += [(rows_ce, D, H), (rows_ce, H, H), (rows_ce, H, V)]  # dynamics forward, CE step
+    s += [(H, rows_ce, V), (rows_ce, V, H), (H, rows_ce, H), (rows_ce, H, H), (D, rows_ce, H)]
+    return s
+
+
+def gemm_floor(hidden, dtype, repeats=40):
+    """Median ms of the iteration's matrix products alone (NumPy/BLAS): a lower bound for any
+    implementation that does the same products, ours or PyTorch's."""
+    rng = np.random.default_rng(0)
+    mats = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
+            for m, k, n in gemm_shapes(hidden)]  # fmt: skip
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for a, b in mats:
+            a @ b
+        times.append(1e3 * (time.perf_counter() - t))
+    return percentile(times, 0.5)
+
+
 # --------------------------------------------------------------------------- timing
 
 
@@ -201,7 +234,16 @@ def main(argv=None):
         ratio = f"{percentile(times[ref], 0.5) / med:.2f}x" if ref else "-"
         print(f"| {name} | {med:.2f} | {percentile(ts, 0.25):.2f}-{percentile(ts, 0.75):.2f} | "
               f"{first[name]:.2f} | {ratio} |")  # fmt: skip
-    print(f"\n# load average after: {os.getloadavg()}")
+    mflop = sum(2 * m * k * n for m, k, n in gemm_shapes(args.hidden)) / 1e6
+    floor = {dt: gemm_floor(args.hidden, dt) for dt in ("float64", "float32")}
+    print(f"\n# BLAS floor: the {len(gemm_shapes(args.hidden))} matrix products of one "
+          f"iteration ({mflop:.0f} MFLOP) alone take {floor['float64']:.2f} ms in float64, "
+          f"{floor['float32']:.2f} ms in float32 (NumPy, 1 thread)")  # fmt: skip
+    if ref:
+        best = percentile(times[ref], 0.5) / floor["float64"]
+        print(f"# so no float64 implementation of these products can beat torch float64 here by "
+              f"more than {best:.2f}x")  # fmt: skip
+    print(f"# load average after: {os.getloadavg()}")
     return 0
 
 
