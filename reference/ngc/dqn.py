@@ -353,11 +353,12 @@ def make_random_agent(n_actions):
 
 #: Settings for the two tasks of the chapter (the headline runs use these), measured here on
 #: 3 seeds. CartPole: hard target sync, hidden 64 x 64, lr 1e-3: last-100 mean 184 +- 94 after
-#: 500 episodes, not solved (:data:`CARTPOLE_SOFT_TARGET` solves it on 2 of 3 seeds). MountainCar: the
-#: rl-baselines3-zoo recipe (gamma 0.98, bursts of 8 gradient steps every 16 environment
-#: steps, target sync every 600 steps) on scaled observations with hidden 64 x 64; of six
-#: settings tried for 300-500 episodes on seed 0 it is the only one whose car reached the flag
-#: (first at episodes 139, 211, 217 on seeds 0-2; 5.1 % of 700 episodes; never solved).
+#: 500 episodes, not solved (:data:`CARTPOLE_SOFT_TARGET` solves it on 2 of 3 seeds).
+#: MountainCar: the rl-baselines3-zoo recipe (gamma 0.98, bursts of 8 gradient steps every
+#: 16 environment steps, target sync every 600 steps) on scaled observations with hidden
+#: 64 x 64; of six settings tried for 300-500 episodes on seed 0 it is the only one whose car
+#: reached the flag (first at episodes 139, 211, 217 on seeds 0-2; 5.1 % of 700 episodes;
+#: never solved).
 PRESETS = {
     "CartPole-v1": dict(
         hidden=(64, 64),
