@@ -78,6 +78,7 @@ ABLATIONS = {
     "ANGC, T = 3": dict(T=3),
     "ANGC, T = 20": dict(T=20),
     "ANGC, g = identity": dict(g="identity"),
+    "ANGC, alpha_e = 10": dict(alpha_e=10.0),
 }
 
 
