@@ -70,10 +70,11 @@ def run(args):
     summary["seconds_total"] = time.perf_counter() - start
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
-    train_s = sum(r.seconds for r in result.results)
+    per_run = ", ".join(f"{r.seconds:.1f}" for r in result.results)
     print(f"{result.model.num_params()} parameters, {cfg.restarts} x {cfg.train.epochs} epochs "
-          f"in {train_s:.1f} s; selected: run {result.monitor['selected_restart']}, epoch "
-          f"{result.monitor['selected_epoch']}")  # fmt: skip
+          f"({cfg.workers} worker(s); s per run: {per_run}; whole command "
+          f"{result.seconds:.1f} s); selected: run {result.monitor['selected_restart']}, "
+          f"epoch {result.monitor['selected_epoch']}")  # fmt: skip
     for T, m in result.evaluation.items():
         floor = result.floors[T]
         anchor = result.pretrained.get(T)

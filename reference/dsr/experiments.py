@@ -160,7 +160,7 @@ class Run:
             "config": asdict(self.config),
             "num_params": self.model.num_params(),
             "train_seconds": self.result.seconds,
-            "train_seconds_all_restarts": sum(r.seconds for r in self.results),
+            "train_seconds_per_run": [r.seconds for r in self.results],
             "diverged": self.result.diverged,
             "final_epoch_loss": float(self.result.history["epoch_loss"][-1]),
             "evaluation": self.evaluation,
