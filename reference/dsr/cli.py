@@ -27,7 +27,7 @@ def add_parser(sub):
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--fast", action="store_true", help="tiny run for tests (seconds)")
-    size.add_argument("--full", action="store_true", help="headline run (1000 epochs)")
+    size.add_argument("--full", action="store_true", help="headline run (2 x 1000 epochs)")
     p.add_argument("--recipe", choices=("shplrnn", "alrnn"), default="shplrnn",
                    help="clipped shPLRNN with adaptive GTF (default) or ALRNN M=20, P=2 with "
                    "sparse teacher forcing")  # fmt: skip
