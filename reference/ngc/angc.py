@@ -60,12 +60,12 @@ on learning steps, ``td_error`` (mean |y - Q|) and ``world_error`` (mean D of th
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from reference import nn
+from reference.configs import make_config
 
 from . import circuit, hebbian
 from .replay import ReplayMemory
@@ -157,22 +157,7 @@ class ANGCConfig:
 
 def angc_config(config=None, **overrides) -> ANGCConfig:
     """An :class:`ANGCConfig` from ``None``, a dict or a config, with ``overrides`` applied."""
-    if config is None:
-        base = {}
-    elif isinstance(config, ANGCConfig):
-        base = dataclasses.asdict(config)
-    elif isinstance(config, dict):
-        base = dict(config)
-    else:
-        raise ValueError(f"config: expected None, a dict or an ANGCConfig, got {type(config)}")
-    base.update(overrides)
-    unknown = set(base) - {f.name for f in dataclasses.fields(ANGCConfig)}
-    if unknown:
-        raise ValueError(f"config: unknown ANGC settings {sorted(unknown)}")
-    for k in ("hidden", "world_hidden", "obs_low", "obs_high"):
-        if base.get(k) is not None:
-            base[k] = tuple(base[k])
-    return ANGCConfig(**base)
+    return make_config(ANGCConfig, config, **overrides)
 
 
 def epistemic_reward(discrepancy, running_max):

@@ -24,13 +24,13 @@ transition, learns, returns diagnostics) and ``end_episode()``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from reference import nn
 from reference.backend import xp
+from reference.configs import make_config
 
 from .replay import ReplayMemory
 
@@ -323,23 +323,8 @@ class RandomAgent:
 
 
 def dqn_config(config=None, **overrides) -> DQNConfig:
-    """A :class:`DQNConfig` from ``None``, a dict or a config, with ``overrides`` applied."""
-    if config is None:
-        base = {}
-    elif isinstance(config, DQNConfig):
-        base = dataclasses.asdict(config)
-    elif isinstance(config, dict):
-        base = dict(config)
-    else:
-        raise ValueError(f"config: expected None, a dict or a DQNConfig, got {type(config)}")
-    base.update(overrides)
-    unknown = set(base) - {f.name for f in dataclasses.fields(DQNConfig)}
-    if unknown:
-        raise ValueError(f"config: unknown DQN settings {sorted(unknown)}")
-    for k in ("hidden", "obs_low", "obs_high"):
-        if base.get(k) is not None:
-            base[k] = tuple(base[k])
-    return DQNConfig(**base)
+    """An :class:`DQNConfig` from ``None``, a dict or a config, with ``overrides`` applied."""
+    return make_config(DQNConfig, config, **overrides)
 
 
 def make_dqn_agent(obs_dim, n_actions, config, rng):
