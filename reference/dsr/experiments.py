@@ -29,6 +29,7 @@ from reference.dsr.train import TrainConfig, train
 DT = 0.01  # Lorenz-63 sampling step of the data sets
 LAMBDA_MAX_LORENZ = 0.906  # largest Lyapunov exponent of Lorenz-63 per unit time
 PRETRAINED = pathlib.Path(__file__).resolve().parents[2] / "tests" / "golden"
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"  # committed headline run
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,28 @@ def run(cfg, progress=True, checkpoint_path=None):
         lyap = np.full(model.M, np.nan)
     return Run(cfg, model, params, params0, result, monitor, evaluation, floors, pretrained,
                lyap, x_test[:T], x_gen, time.perf_counter() - start, results)  # fmt: skip
+
+
+def load_full_result(name="lorenz63_full"):
+    """The committed headline run (``results/<name>.json`` + ``<name>_model.npz``, written by
+    ``python -m reference dsr --full``; see ``results/README.md``).
+
+    Returns ``(cfg, model, params, summary)``: the run's :class:`ExperimentConfig` (so the
+    data it was evaluated on can be regenerated with :func:`lorenz_data`), the model, the
+    selected parameters and the stored summary dict.
+    """
+    import json
+
+    from reference import io
+
+    summary = json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+    fields = dict(summary["config"])
+    fields["train"] = TrainConfig(**fields["train"])
+    for key in ("hyper", "eval_lengths"):
+        fields[key] = tuple(tuple(v) if isinstance(v, list) else v for v in fields[key])
+    cfg = ExperimentConfig(**fields)
+    tree, _ = io.load(RESULTS / f"{name}_model.npz")
+    return cfg, cfg.build_model(), tree["params"], summary
 
 
 def gradient_norms_vs_length(model, params, x, lengths, schemes, batch=8, seed=0):
