@@ -1,8 +1,8 @@
 """Chapter 3 experiments, shared by the chapter and ``python -m reference dsr``.
 
 * :func:`config` -- the Lorenz-63 reconstruction in three sizes: ``fast`` (seconds, tests),
-  the default (a book-sized demo) and ``full`` (the headline run, about 10 minutes on two
-  cores);
+  the default (a book-sized demo) and ``full`` (the headline run, about 3 minutes on two
+  quiet cores; committed in ``results/``, loaded by :func:`load_full_result`);
 * :func:`run` -- simulate train/validation/test data, train, monitor D_stsp and D_H on the
   validation series during training (and, with ``select_best``, keep the parameters with the
   lowest ``D_stsp + 10 D_H`` there: early stopping on held-out data), then evaluate the
