@@ -88,6 +88,20 @@ def test_forcing_semantics(rng):
     # with tau = 1 and alpha = 1 the loss at step t depends on the data up to t only through
     # x_t and the unobserved units; perturbing the observed part of Zhat_2 changes nothing
     Zhat, _ = forcing.forced_rollout(model, params, x, 1.0, 1)
+
+    def continue_from(z2):  # steps 3.. of the same rollout, started from a given Zhat_2
+        z, out = z2, []
+        for t in range(3, x.shape[1]):
+            z = model.step(params, forcing.force(z, x[:, t], 1.0), None)
+            out.append(z)
+        return np.stack(out)
+
+    assert np.array_equal(continue_from(Zhat[2]), Zhat[3:])  # the replay is the rollout
+    observed, hidden = Zhat[2].copy(), Zhat[2].copy()
+    observed[:, :3] += rng.standard_normal(observed[:, :3].shape)
+    hidden[:, 3:] += rng.standard_normal(hidden[:, 3:].shape)
+    assert np.array_equal(continue_from(observed), Zhat[3:])
+    assert not np.allclose(continue_from(hidden), Zhat[3:])  # the unobserved units do matter
     free, _ = forcing.forced_rollout(model, params, x, 0.0, 1)
     unforced, _ = forcing.forced_rollout(model, params, x, 1.0, 1000)
     assert np.allclose(free, unforced)
