@@ -62,6 +62,18 @@ class TrainConfig:
             raise ValueError(f"alpha: expected a number in [0, 1], got {self.alpha}")
         if self.kernel not in ("numba", "numpy"):
             raise ValueError(f"kernel: expected 'numba' or 'numpy', got {self.kernel!r}")
+        for name in ("noise", "lam_l2", "lam_mar", "lam_ar", "ar_epsilon"):
+            value = getattr(self, name)
+            if not value >= 0.0:  # also rejects NaN
+                raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
+        if not 0.0 <= self.mar_fraction <= 1.0:
+            raise ValueError(
+                f"mar_fraction: expected a number in [0, 1], got {self.mar_fraction!r}"
+            )
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0.0:
+            raise ValueError(
+                f"max_grad_norm: expected None or a number > 0, got {self.max_grad_norm!r}"
+            )
         if self.alpha_method not in forcing.ALPHA_METHODS:
             raise ValueError(f"alpha_method: expected one of {forcing.ALPHA_METHODS}")
 
@@ -123,8 +135,9 @@ def train(model, params, data, config, progress=True, checkpoint_path=None,
     """Train ``params`` of ``model`` on the series ``data: (T, N)``; returns a TrainResult.
 
     ``callback(epoch, params, alpha)`` runs after every epoch (e.g. to record metrics);
-    ``checkpoint_path`` saves parameters, optimiser state and history every
-    ``checkpoint_every`` epochs and at the end (``reference.io`` format).
+    ``checkpoint_path`` saves parameters, optimiser state, the epoch and alpha every
+    ``checkpoint_every`` epochs and at the end (``reference.io`` format; the history is in
+    the returned TrainResult only, not in the checkpoint).
     """
     data = np.asarray(data, dtype=np.float64)
     if data.ndim != 2 or data.shape[1] != model.N:

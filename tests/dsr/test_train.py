@@ -153,7 +153,22 @@ CONFIG_ERRORS = [
     ({"alpha": 2.0}, "alpha"),
     ({"kernel": "jax"}, "kernel"),
     ({"alpha_method": "x"}, "alpha_method"),
+    ({"noise": -0.05}, "^noise:"),
+    ({"noise": float("nan")}, "^noise:"),
+    ({"lam_l2": -1.0}, "^lam_l2:"),
+    ({"lam_mar": -1e-3}, "^lam_mar:"),
+    ({"lam_ar": -1.0}, "^lam_ar:"),
+    ({"ar_epsilon": -0.1}, "^ar_epsilon:"),
+    ({"mar_fraction": 1.5}, "^mar_fraction:"),
+    ({"mar_fraction": -0.1}, "^mar_fraction:"),
+    ({"max_grad_norm": 0.0}, "^max_grad_norm:"),
 ]
+
+
+def test_config_accepts_the_boundaries():
+    cfg = tr.TrainConfig(noise=0.0, lam_l2=0.0, lam_mar=0.0, lam_ar=0.0, mar_fraction=0.0)
+    assert tr.TrainConfig(mar_fraction=1.0, max_grad_norm=1.0).mar_fraction == 1.0
+    assert cfg.noise == 0.0
 
 
 @pytest.mark.parametrize("kw,match", CONFIG_ERRORS)
