@@ -2,8 +2,11 @@
 
 The stored parameters are re-evaluated by the library's own protocol on the regenerated test
 series (same seed, same length, so the same standardisation) at T = 10^4 (about a second).
-Everything is deterministic NumPy on the same inputs, so the numbers must agree to rounding:
-relative tolerance 1e-6 (bit-equal on the machine that wrote them).
+On the machine that wrote them the numbers are bit-equal. Elsewhere the BLAS may sum the
+small matrix products in another order; the generated orbit is chaotic, so a last-bit
+difference grows into a different (statistically equivalent) orbit over 10^4 steps. The
+prediction error PE (20-step forecasts) does not feel that and must agree to 1e-6; the
+long-orbit statistics D_stsp and D_H are compared at 10 % and against the issue's targets.
 """
 
 import numpy as np
@@ -11,7 +14,7 @@ import pytest
 
 from reference.dsr import data, experiments
 
-RTOL = 1e-6
+RTOL = {"PE": 1e-6, "D_stsp": 0.1, "D_H": 0.1}
 
 
 @pytest.fixture(scope="module")
@@ -35,4 +38,5 @@ def test_committed_params_reproduce_stored_metrics_at_1e4(committed):
     got = experiments.evaluate_lengths(model, params, x_test, (T,))[str(T)]
     stored = summary["evaluation"][str(T)]
     for key in ("D_stsp", "D_H", "PE"):
-        np.testing.assert_allclose(got[key], stored[key], rtol=RTOL, err_msg=key)
+        np.testing.assert_allclose(got[key], stored[key], rtol=RTOL[key], err_msg=key)
+    assert got["D_stsp"] <= 3.2 and got["D_H"] <= 0.10
