@@ -1,7 +1,7 @@
-"""Numba twins of the two places where a training iteration loses time outside BLAS.
+"""Numba twins of the places where a training iteration loses time outside BLAS.
 
 Profiling one SDB iteration at width 256 (batch 32, 9 prefixes) puts most of the time in
-matrix products, which NumPy already hands to BLAS; numba cannot do better there. Two
+matrix products, which NumPy already hands to BLAS; numba cannot do better there. These
 parts are dominated by interpreter and temporary-array overhead instead:
 
 * the Adam update (six elementwise passes over every parameter, each a new temporary):
@@ -10,9 +10,12 @@ parts are dominated by interpreter and temporary-array overhead instead:
 * the rollout (8 sequential steps on 16 rows, each a few small products plus sampling):
   :func:`rollout_plain` runs the policy MLP (depth 2) and the sticky environment for all
   steps in one call, with the first layer as a sum of rows of W1 (the input is one-hot).
-  It consumes random numbers drawn beforehand by :func:`rollout_randoms` in the order
-  ``envs.StickySequenceEnv.rollout`` draws them, so both give the same tokens for the same
-  seed.
+  It consumes random numbers drawn beforehand by :func:`rollout_randoms_plain` (or its
+  compiled twin) in the order ``envs.StickySequenceEnv.rollout`` draws them, so both give
+  the same tokens for the same seed;
+* the depth-2 MLP forward and backward of both networks (:func:`mlp_forward`,
+  :func:`mlp_backward`, twins of ``reference.nn``'s): one compiled call each instead of
+  about twenty NumPy calls.
 
 Each ``*_plain`` function is undecorated Python over NumPy arrays (the readable twin, used
 by the tests and by ``NUMBA_DISABLE_JIT=1``); ``*_jit`` is the compiled version.
@@ -128,20 +131,30 @@ def clip_adam_step(opt, params, grads, state, max_norm, jit=True):
 # --------------------------------------------------------------------------- rollout
 
 
-def rollout_randoms(rng, batch, length, vocab, epsilon):
+def rollout_randoms_plain(rng, batch, length, vocab, epsilon):
     """Uniforms and tokens in ``StickySequenceEnv.rollout``'s order, each ``(length, batch)``:
-    ``(u_policy, u_explore, explore_tokens, u_stick, stick_tokens)``."""
+    ``(u_policy, u_explore, explore_tokens, u_stick, stick_tokens)``. The compiled twin
+    :func:`rollout_randoms_jit` draws from the same ``Generator`` (numba shares its bit
+    generator's state and NumPy's algorithms), so both give the same numbers and leave
+    ``rng`` in the same state; it saves the 40 Python-level draws."""
     shape = (length, batch)
-    out = [np.empty(shape), np.zeros(shape), np.zeros(shape, np.int64), np.empty(shape),
-           np.empty(shape, np.int64)]  # fmt: skip
+    u_policy, u_explore, explore_tokens = (
+        np.empty(shape),
+        np.zeros(shape),
+        np.zeros(shape, np.int64),
+    )
+    u_stick, stick_tokens = np.empty(shape), np.empty(shape, np.int64)
     for t in range(length):
-        out[0][t] = rng.random(batch)
+        u_policy[t] = rng.random(batch)
         if epsilon > 0.0:
-            out[1][t] = rng.random(batch)
-            out[2][t] = rng.integers(0, vocab, size=batch)
-        out[3][t] = rng.random(batch)
-        out[4][t] = rng.integers(0, vocab, size=batch)
-    return tuple(out)
+            u_explore[t] = rng.random(batch)
+            explore_tokens[t] = rng.integers(0, vocab, size=batch)
+        u_stick[t] = rng.random(batch)
+        stick_tokens[t] = rng.integers(0, vocab, size=batch)
+    return u_policy, u_explore, explore_tokens, u_stick, stick_tokens
+
+
+rollout_randoms_jit = njit(cache=True)(rollout_randoms_plain)
 
 
 def rollout_plain(W1, b1, W2, b2, W3f, b3f, vocab, scale, epsilon, alpha, u_policy, u_explore,
@@ -205,7 +218,8 @@ def rollout(params, alpha, batch, rng, length, vocab, epsilon=0.0, scale=1.0, ji
     ``params`` (depth 2): ``(realized, intended)``, each ``(batch, length)`` int64."""
     if set(params) != {"W1", "b1", "W2", "b2", "W3", "b3"}:
         raise ValueError(f"params: expected a depth-2 policy network, got keys {sorted(params)}")
-    r = rollout_randoms(rng, batch, length, vocab, epsilon)
+    draw = rollout_randoms_jit if jit else rollout_randoms_plain
+    r = draw(rng, int(batch), int(length), int(vocab), float(epsilon))
     fn = rollout_jit if jit else rollout_plain
     w = [params["W1"], params["b1"], params["W2"], params["b2"], params["W3"][:, :vocab],
          params["b3"][:vocab]]  # fmt: skip
@@ -301,3 +315,49 @@ def stochastic_db_grad(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended
     )  # fmt: skip
     grads = {"log_flows": d_flows, "fwd_logits": d_fwd, "bwd_logits": d_bwd, "log_reward": d_R}
     return float(loss), r, grads
+
+
+# --------------------------------------------------------------------------- depth-2 MLP
+
+
+def mlp2_forward_plain(x, W1, b1, W2, b2, W3, b3):
+    """``nn.mlp_forward`` for depth 2 (ReLU hidden, identity output): ``(h1, h2, out)``."""
+    h1 = np.maximum(x @ W1 + b1, 0.0)
+    h2 = np.maximum(h1 @ W2 + b2, 0.0)
+    return h1, h2, h2 @ W3 + b3
+
+
+def mlp2_backward_plain(x, h1, h2, W2, W3, dout):
+    """``nn.mlp_backward`` (``need_dx=False``) of :func:`mlp2_forward_plain`:
+    ``(dW1, db1, dW2, db2, dW3, db3)`` for ``dout = dL/d(out)``."""
+    dW3, db3 = h2.T @ dout, dout.sum(axis=0)
+    da2 = (dout @ W3.T) * (h2 > 0.0)
+    dW2, db2 = h1.T @ da2, da2.sum(axis=0)
+    da1 = (da2 @ W2.T) * (h1 > 0.0)
+    return x.T @ da1, da1.sum(axis=0), dW2, db2, dW3, db3
+
+
+mlp2_forward_jit = njit(cache=True)(mlp2_forward_plain)
+mlp2_backward_jit = njit(cache=True)(mlp2_backward_plain)
+
+
+def mlp_forward(params, x, activation="relu", out_activation="identity", jit=True):
+    """Twin of ``nn.mlp_forward`` (same arguments and cache) for depth-2 ReLU MLPs, one
+    compiled call (:func:`mlp2_forward_jit`, or the plain twin) instead of nine NumPy ones."""
+    if (activation, out_activation) != ("relu", "identity") or len(params) != 6:
+        raise ValueError("params: the fused MLP kernel takes depth-2 ReLU MLPs (W1..b3)")
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    fn = mlp2_forward_jit if jit else mlp2_forward_plain
+    h1, h2, out = fn(x, *(params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3")))
+    return out, {"hs": [x, h1, h2, out], "activation": activation,
+                 "out_activation": out_activation}  # fmt: skip
+
+
+def mlp_backward(params, cache, dout, need_dx=True, jit=True):
+    """Twin of ``nn.mlp_backward`` for caches of :func:`mlp_forward` (``need_dx=False``)."""
+    if need_dx:
+        raise ValueError("need_dx: the fused MLP kernel returns parameter gradients only")
+    x, h1, h2, _ = cache["hs"]
+    fn = mlp2_backward_jit if jit else mlp2_backward_plain
+    g = fn(x, h1, h2, params["W2"], params["W3"], np.ascontiguousarray(dout, dtype=np.float64))
+    return dict(zip(("W1", "b1", "W2", "b2", "W3", "b3"), g, strict=True)), None

@@ -91,19 +91,20 @@ def init_policy(length, vocab, hidden, depth, rng, dtype="float64"):
     return nn.init_mlp((length * vocab, *([hidden] * depth), 2 * vocab + 1), rng, dtype)
 
 
-def policy_forward(params, codes):
-    """Heads of the policy network for prefix codes ``(..., L V)``.
+def policy_forward(params, codes, mlp=nn):
+    """Heads of the policy network for prefix codes ``(..., L V)``; ``mlp``: ``reference.nn``
+    or a module with the same ``mlp_forward``/``mlp_backward`` (``gflownet.kernels``).
 
     Returns ``(fwd_logits (..., V), bwd_logits (..., V), log_flow (...), cache)``.
     """
     lead = tuple(codes.shape[:-1])
-    out, cache = nn.mlp_forward(params, codes.reshape(-1, codes.shape[-1]), activation="relu")
+    out, cache = mlp.mlp_forward(params, codes.reshape(-1, codes.shape[-1]), activation="relu")
     V = (out.shape[-1] - 1) // 2
     out = out.reshape(*lead, 2 * V + 1)
     return out[..., :V], out[..., V : 2 * V], out[..., 2 * V], {"mlp": cache, "lead": lead}
 
 
-def policy_backward(params, cache, d_fwd, d_bwd, d_log_flow):
+def policy_backward(params, cache, d_fwd, d_bwd, d_log_flow, mlp=nn):
     """Parameter gradients from the adjoints of the three heads (any may be ``None``)."""
     lead = cache["lead"]
     V = (params[f"W{nn.mlp_num_layers(params)}"].shape[1] - 1) // 2
@@ -116,7 +117,7 @@ def policy_backward(params, cache, d_fwd, d_bwd, d_log_flow):
         elif tuple(d.shape) != shape:
             raise ValueError(f"{name}: expected shape {shape}, got {tuple(d.shape)}")
         parts.append(d.reshape(-1, width or 1))
-    grads, _ = nn.mlp_backward(params, cache["mlp"], xp.concatenate(parts, axis=1), need_dx=False)
+    grads, _ = mlp.mlp_backward(params, cache["mlp"], xp.concatenate(parts, axis=1), need_dx=False)
     return grads
 
 
@@ -129,16 +130,16 @@ def init_dynamics(length, vocab, hidden, depth, rng, dtype="float64"):
     return nn.init_mlp(((length + 1) * vocab, *([hidden] * depth), vocab), rng, dtype)
 
 
-def dynamics_forward(params, inputs):
+def dynamics_forward(params, inputs, mlp=nn):
     """Realized-token logits ``(..., V)`` for inputs ``(..., (L + 1) V)``; ``(logits, cache)``."""
     lead = tuple(inputs.shape[:-1])
-    out, cache = nn.mlp_forward(params, inputs.reshape(-1, inputs.shape[-1]), activation="relu")
+    out, cache = mlp.mlp_forward(params, inputs.reshape(-1, inputs.shape[-1]), activation="relu")
     return out.reshape(*lead, out.shape[-1]), {"mlp": cache, "lead": lead}
 
 
-def dynamics_backward(params, cache, d_logits):
+def dynamics_backward(params, cache, d_logits, mlp=nn):
     """Parameter gradients of the dynamics network from ``dL/dlogits (..., V)``."""
-    grads, _ = nn.mlp_backward(
+    grads, _ = mlp.mlp_backward(
         params, cache["mlp"], d_logits.reshape(-1, d_logits.shape[-1]), need_dx=False
     )
     return grads

@@ -168,11 +168,12 @@ def _chain(tokens_bm, include_empty):
 
 
 def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs=None,
-                          codes=None, sdb_grad=losses.stochastic_db_grad):  # fmt: skip
+                          codes=None, sdb_grad=losses.stochastic_db_grad, mlp=nn):  # fmt: skip
     """The method's loss on complete sequences ``(B, L)`` and its gradients.
 
     ``codes`` may pass in ``models.encode_prefixes(realized, L, V)`` when already computed;
-    ``sdb_grad``: ``losses.stochastic_db_grad`` or its fused twin ``kernels.stochastic_db_grad``.
+    ``sdb_grad``: ``losses.stochastic_db_grad`` or its fused twin ``kernels.stochastic_db_grad``;
+    ``mlp``: ``reference.nn`` or its depth-2 twin ``kernels`` (``mlp_forward``/``mlp_backward``).
     Returns ``(loss, policy_grads, d_log_Z)``.
     """
     B, L = realized.shape
@@ -181,7 +182,7 @@ def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs
         codes = models.encode_prefixes(realized, L, V)  # (L + 1, B, L V)
     if not config.include_empty_prefix:
         codes = codes[1:]  # the source: prefixes of lengths 1..L
-    fwd, bwd, log_F, cache = models.policy_forward(state.policy, codes)
+    fwd, bwd, log_F, cache = models.policy_forward(state.policy, codes, mlp)
     a, x = (
         _chain(intended, config.include_empty_prefix),
         _chain(realized, config.include_empty_prefix),
@@ -211,7 +212,7 @@ def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs
             loss, _, g = losses.log_partition_variance_grad(log_pf, log_pb, log_R, mask)
         d_pb = np.zeros_like(log_pf) if tree else g["log_pb"]
         d_fwd, d_bwd = losses.transition_logprobs_backward(fwd, bwd, actions, g["log_pf"], d_pb)
-    grads = models.policy_backward(state.policy, cache, d_fwd, d_bwd, d_F)
+    grads = models.policy_backward(state.policy, cache, d_fwd, d_bwd, d_F, mlp)
     return float(loss), grads, d_log_Z
 
 
@@ -233,9 +234,9 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
     """Run ``config.iterations`` iterations on the reward table ``scores`` (V^L,), indexed by
     the base-4 code (4.1). ``offline_codes`` are codes of offline sequences (None or empty:
     on-policy only). ``callback(iteration, state)`` runs after every iteration.
-    ``kernel="numba"`` runs the rollout, the SDB loss and gradient and the Adam updates in
-    the compiled twins of ``kernels.py`` (same random stream, same numbers up to round-off);
-    depth-2 networks.
+    ``kernel="numba"`` runs the rollout, both networks' forward and backward, the SDB loss
+    and gradient and the Adam updates in the compiled twins of ``kernels.py`` (same random
+    stream, same numbers up to round-off); depth-2 networks.
     Returns the final :class:`TrainState` (its ``history`` holds per-iteration values)."""
     from tqdm.auto import tqdm
 
@@ -260,6 +261,7 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
             raise ValueError(f"kernel: 'numba' needs depth 2, got depth {config.depth}")
         state.policy = {k: np.array(v) for k, v in state.policy.items()}  # owned, writable
         state.dynamics = {k: np.array(v) for k, v in state.dynamics.items()}
+    mlp = kernels if fused else nn
     step = (lambda o, p, g, s: kernels.clip_adam_step(o, p, g, s, config.clip)) if fused else (
         lambda o, p, g, s: _clip_step(o, p, g, s, config.clip))  # fmt: skip
     start = state.iteration
@@ -291,11 +293,11 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         elif config.method == "sdb":
             inputs, _ = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
                                         codes)  # fmt: skip
-            logits, _ = models.dynamics_forward(state.dynamics, inputs)
+            logits, _ = models.dynamics_forward(state.dynamics, inputs, mlp)
             dyn_logprobs = nn.log_softmax(logits)
         loss, grads, d_log_Z = policy_loss_and_grads(
             config, state, realized, intended, log_R, dyn_logprobs, codes,
-            kernels.stochastic_db_grad if fused else losses.stochastic_db_grad,
+            kernels.stochastic_db_grad if fused else losses.stochastic_db_grad, mlp,
         )  # fmt: skip
         state.policy, state.policy_opt, norm = step(opt, state.policy, grads, state.policy_opt)
         if config.method == "tb":
@@ -305,7 +307,8 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
             state.log_Z = new["log_Z"]
         if config.method == "sdb" and config.dynamics != "known":
             online_codes = codes[:, : len(on_r)]  # the online rows come first
-            ce = _dynamics_step(config, state, on_r, on_i, vocab, rng, opt_dyn, step, online_codes)
+            ce = _dynamics_step(config, state, on_r, on_i, vocab, rng, opt_dyn, step, online_codes,
+                                mlp)  # fmt: skip
         state.iteration = it + 1
         h = state.history
         h["loss"].append(loss)
@@ -339,7 +342,7 @@ def _clip_step(opt, params, grads, state, max_norm):
     return params, state, norm
 
 
-def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, codes=None):
+def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, codes=None, mlp=nn):
     inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
                                       codes)  # fmt: skip
     inputs, targets = inputs.reshape(-1, inputs.shape[-1]), targets.reshape(-1)
@@ -353,9 +356,9 @@ def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, cod
         ]
         pick = rng.integers(0, len(buf["targets"]), size=config.dynamics_batch)
         inputs, targets = buf["inputs"][pick], buf["targets"][pick]
-    logits, cache = models.dynamics_forward(state.dynamics, inputs)
+    logits, cache = models.dynamics_forward(state.dynamics, inputs, mlp)
     ce, d_logits = losses.dynamics_cross_entropy(logits, targets)
-    grads = models.dynamics_backward(state.dynamics, cache, d_logits)
+    grads = models.dynamics_backward(state.dynamics, cache, d_logits, mlp)
     state.dynamics, state.dynamics_opt, _ = step(opt, state.dynamics, grads, state.dynamics_opt)
     return float(ce)
 

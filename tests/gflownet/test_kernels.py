@@ -123,3 +123,46 @@ def test_fused_clip_adam_equals_nn(rng, jit, max_norm):
         np.testing.assert_allclose(ours_s["v"][k], ref_s["v"][k], rtol=1e-12, atol=1e-20)
     with pytest.raises(ValueError, match="max_norm"):
         kernels.clip_adam_step(opt, ours_p, grads, ours_s, 0.0)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("rows", [1, 7, 40])
+def test_fused_mlp_equals_nn(rng, jit, rows):
+    params = models.init_dynamics(3, 4, 5, 2, rng)
+    params = {k: v + 0.1 * rng.normal(size=v.shape) for k, v in params.items()}  # nonzero biases
+    x = rng.normal(size=(rows, params["W1"].shape[0]))
+    dout = rng.normal(size=(rows, params["W3"].shape[1]))
+    out, cache = kernels.mlp_forward(params, x, jit=jit)
+    ref_out, ref_cache = nn.mlp_forward(params, x)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-12)
+    for h, ref_h in zip(cache["hs"], ref_cache["hs"], strict=True):
+        np.testing.assert_allclose(h, ref_h, rtol=1e-12, atol=1e-12)
+    grads, dx = kernels.mlp_backward(params, cache, dout, need_dx=False, jit=jit)
+    ref_grads, _ = nn.mlp_backward(params, ref_cache, dout, need_dx=False)
+    assert dx is None and set(grads) == set(ref_grads)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], ref_grads[k], rtol=1e-12, atol=1e-12)
+
+
+def test_fused_mlp_validation(rng):
+    params = models.init_policy(3, 4, 5, 2, rng)
+    x = rng.normal(size=(4, 12))
+    with pytest.raises(ValueError, match="params"):
+        kernels.mlp_forward(models.init_policy(3, 4, 5, 1, rng), x)
+    with pytest.raises(ValueError, match="params"):
+        kernels.mlp_forward(params, x, activation="tanh")
+    _, cache = kernels.mlp_forward(params, x)
+    with pytest.raises(ValueError, match="need_dx"):
+        kernels.mlp_backward(params, cache, rng.normal(size=(4, 9)))
+
+
+@pytest.mark.parametrize("vocab", [3, 4])
+@pytest.mark.parametrize("epsilon", [0.0, 0.2])
+def test_compiled_rollout_randoms_equal_plain(vocab, epsilon):
+    for seed in range(3):
+        rng_plain, rng_jit = np.random.default_rng(seed), np.random.default_rng(seed)
+        plain = kernels.rollout_randoms_plain(rng_plain, 6, 5, vocab, epsilon)
+        jitted = kernels.rollout_randoms_jit(rng_jit, 6, 5, vocab, epsilon)
+        for a, b in zip(plain, jitted, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert rng_plain.random() == rng_jit.random()  # the generator advanced alike
