@@ -361,3 +361,48 @@ def mlp_backward(params, cache, dout, need_dx=True, jit=True):
     fn = mlp2_backward_jit if jit else mlp2_backward_plain
     g = fn(x, h1, h2, params["W2"], params["W3"], np.ascontiguousarray(dout, dtype=np.float64))
     return dict(zip(("W1", "b1", "W2", "b2", "W3", "b3"), g, strict=True)), None
+
+
+# --------------------------------------------------------------------------- (4.16) CE
+
+
+def dynamics_ce_plain(logits, realized, mask):
+    """Eq. (4.16) on rows: ``logits (N, V)``, ``realized (N,)``, ``mask (N,)``; returns
+    ``(loss, d_logits)`` as ``losses.dynamics_cross_entropy`` (one pass per row)."""
+    N, V = logits.shape
+    total = mask.sum()
+    loss = 0.0
+    d_logits = np.empty((N, V))
+    for n in range(N):
+        top = logits[n].max()
+        lse = top + math.log(np.exp(logits[n] - top).sum())
+        w = mask[n] / total
+        loss -= mask[n] * (logits[n, realized[n]] - lse)
+        for v in range(V):
+            d_logits[n, v] = w * math.exp(logits[n, v] - lse)
+        d_logits[n, realized[n]] -= w
+    return loss / total, d_logits
+
+
+dynamics_ce_jit = njit(cache=True)(dynamics_ce_plain)
+
+
+def dynamics_cross_entropy(logits, realized, mask=None, jit=True):
+    """Twin of ``losses.dynamics_cross_entropy`` (same arguments and results) computed by
+    :func:`dynamics_ce_jit` (or the plain twin)."""
+    realized = np.asarray(realized)
+    if realized.shape != tuple(logits.shape[:-1]):
+        raise ValueError(
+            f"realized: expected shape {tuple(logits.shape[:-1])}, got {realized.shape}"
+        )
+    m = np.ones(realized.shape) if mask is None else np.asarray(mask, dtype=float)
+    if m.shape != realized.shape or m.sum() <= 0:
+        raise ValueError(f"mask: expected shape {realized.shape} with a nonzero entry")
+    V = logits.shape[-1]
+    if realized.size and (realized.min() < 0 or realized.max() >= V):
+        raise ValueError(f"realized: expected tokens in 0..{V - 1}")
+    fn = dynamics_ce_jit if jit else dynamics_ce_plain
+    loss, d = fn(np.ascontiguousarray(logits, dtype=np.float64).reshape(-1, V),
+                 np.ascontiguousarray(realized, dtype=np.int64).reshape(-1),
+                 np.ascontiguousarray(m, dtype=np.float64).reshape(-1))  # fmt: skip
+    return loss, d.reshape(logits.shape)

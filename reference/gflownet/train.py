@@ -235,8 +235,8 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
     the base-4 code (4.1). ``offline_codes`` are codes of offline sequences (None or empty:
     on-policy only). ``callback(iteration, state)`` runs after every iteration.
     ``kernel="numba"`` runs the rollout, both networks' forward and backward, the SDB loss
-    and gradient and the Adam updates in the compiled twins of ``kernels.py`` (same random
-    stream, same numbers up to round-off); depth-2 networks.
+    and gradient, the dynamics cross-entropy and the Adam updates in the compiled twins of
+    ``kernels.py`` (same random stream, same numbers up to round-off); depth-2 networks.
     Returns the final :class:`TrainState` (its ``history`` holds per-iteration values)."""
     from tqdm.auto import tqdm
 
@@ -308,7 +308,8 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         if config.method == "sdb" and config.dynamics != "known":
             online_codes = codes[:, : len(on_r)]  # the online rows come first
             ce = _dynamics_step(config, state, on_r, on_i, vocab, rng, opt_dyn, step, online_codes,
-                                mlp)  # fmt: skip
+                                mlp, kernels.dynamics_cross_entropy if fused else
+                                losses.dynamics_cross_entropy)  # fmt: skip
         state.iteration = it + 1
         h = state.history
         h["loss"].append(loss)
@@ -342,7 +343,8 @@ def _clip_step(opt, params, grads, state, max_norm):
     return params, state, norm
 
 
-def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, codes=None, mlp=nn):
+def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, codes=None, mlp=nn,
+                   cross_entropy=losses.dynamics_cross_entropy):  # fmt: skip
     inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
                                       codes)  # fmt: skip
     inputs, targets = inputs.reshape(-1, inputs.shape[-1]), targets.reshape(-1)
@@ -357,7 +359,7 @@ def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, cod
         pick = rng.integers(0, len(buf["targets"]), size=config.dynamics_batch)
         inputs, targets = buf["inputs"][pick], buf["targets"][pick]
     logits, cache = models.dynamics_forward(state.dynamics, inputs, mlp)
-    ce, d_logits = losses.dynamics_cross_entropy(logits, targets)
+    ce, d_logits = cross_entropy(logits, targets)
     grads = models.dynamics_backward(state.dynamics, cache, d_logits, mlp)
     state.dynamics, state.dynamics_opt, _ = step(opt, state.dynamics, grads, state.dynamics_opt)
     return float(ce)

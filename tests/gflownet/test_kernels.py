@@ -166,3 +166,25 @@ def test_compiled_rollout_randoms_equal_plain(vocab, epsilon):
         for a, b in zip(plain, jitted, strict=True):
             np.testing.assert_array_equal(a, b)
         assert rng_plain.random() == rng_jit.random()  # the generator advanced alike
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_fused_dynamics_cross_entropy_equals_losses(rng, jit, masked):
+    from reference.gflownet import losses
+
+    logits = 3.0 * rng.normal(size=(5, 7, 4))
+    realized = rng.integers(0, 4, size=(5, 7))
+    mask = (rng.random((5, 7)) < 0.6).astype(float) if masked else None
+    if masked:
+        mask[0, 0] = 1.0
+    ref_loss, ref_d = losses.dynamics_cross_entropy(logits, realized, mask)
+    loss, d = kernels.dynamics_cross_entropy(logits, realized, mask, jit=jit)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(d, ref_d, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="realized"):
+        kernels.dynamics_cross_entropy(logits, realized[:, :3])
+    with pytest.raises(ValueError, match="realized"):
+        kernels.dynamics_cross_entropy(logits, realized + 4)
+    with pytest.raises(ValueError, match="mask"):
+        kernels.dynamics_cross_entropy(logits, realized, np.zeros((5, 7)))
