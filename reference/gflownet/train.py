@@ -293,7 +293,7 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         elif config.method == "sdb":
             inputs, _ = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
                                         codes)  # fmt: skip
-            logits, _ = models.dynamics_forward(state.dynamics, inputs, mlp)
+            logits, dyn_cache = models.dynamics_forward(state.dynamics, inputs, mlp)
             dyn_logprobs = nn.log_softmax(logits)
         loss, grads, d_log_Z = policy_loss_and_grads(
             config, state, realized, intended, log_R, dyn_logprobs, codes,
@@ -307,9 +307,12 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
             state.log_Z = new["log_Z"]
         if config.method == "sdb" and config.dynamics != "known":
             online_codes = codes[:, : len(on_r)]  # the online rows come first
+            reuse = None  # the compiled path reuses the online rows of the forward above
+            if fused and config.dynamics == "on-policy":
+                reuse = _online_rows(logits, dyn_cache, len(on_r))
             ce = _dynamics_step(config, state, on_r, on_i, vocab, rng, opt_dyn, step, online_codes,
                                 mlp, kernels.dynamics_cross_entropy if fused else
-                                losses.dynamics_cross_entropy)  # fmt: skip
+                                losses.dynamics_cross_entropy, reuse)  # fmt: skip
         state.iteration = it + 1
         h = state.history
         h["loss"].append(loss)
@@ -344,7 +347,11 @@ def _clip_step(opt, params, grads, state, max_norm):
 
 
 def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, codes=None, mlp=nn,
-                   cross_entropy=losses.dynamics_cross_entropy):  # fmt: skip
+                   cross_entropy=losses.dynamics_cross_entropy, forward=None):  # fmt: skip
+    if forward is not None:  # (logits, cache) of this batch under the current parameters
+        logits, cache = forward
+        targets = _chain(realized, config.include_empty_prefix)[1:]
+        return _dynamics_update(state, logits, cache, targets, opt, step, mlp, cross_entropy)
     inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
                                       codes)  # fmt: skip
     inputs, targets = inputs.reshape(-1, inputs.shape[-1]), targets.reshape(-1)
@@ -359,10 +366,23 @@ def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, cod
         pick = rng.integers(0, len(buf["targets"]), size=config.dynamics_batch)
         inputs, targets = buf["inputs"][pick], buf["targets"][pick]
     logits, cache = models.dynamics_forward(state.dynamics, inputs, mlp)
+    return _dynamics_update(state, logits, cache, targets, opt, step, mlp, cross_entropy)
+
+
+def _dynamics_update(state, logits, cache, targets, opt, step, mlp, cross_entropy):
     ce, d_logits = cross_entropy(logits, targets)
     grads = models.dynamics_backward(state.dynamics, cache, d_logits, mlp)
     state.dynamics, state.dynamics_opt, _ = step(opt, state.dynamics, grads, state.dynamics_opt)
     return float(ce)
+
+
+def _online_rows(logits, cache, n):
+    """The first ``n`` sequences' rows of a dynamics forward ``(logits (K - 1, B, V), cache)``
+    as a forward of those rows alone (row order k-major, as ``dynamics_forward``)."""
+    K1, B = logits.shape[:2]
+    pick = lambda h: np.ascontiguousarray(h.reshape(K1, B, -1)[:, :n]).reshape(K1 * n, -1)  # noqa: E731
+    mlp_cache = dict(cache["mlp"], hs=[pick(h) for h in cache["mlp"]["hs"]])
+    return logits[:, :n], {"mlp": mlp_cache, "lead": (K1, n)}
 
 
 # --------------------------------------------------------------------------- checkpoints
