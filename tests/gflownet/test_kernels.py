@@ -59,6 +59,9 @@ def test_training_with_numba_kernels_tracks_numpy():
     np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=1e-10)
     for k in a.policy:
         np.testing.assert_allclose(b.policy[k], a.policy[k], rtol=1e-10, atol=1e-13)
+    for k in a.dynamics:  # the compiled path reuses the SDB term's dynamics forward
+        np.testing.assert_allclose(b.dynamics[k], a.dynamics[k], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(b.history["dynamics_ce"], a.history["dynamics_ce"], rtol=1e-10)
     with pytest.raises(ValueError, match="kernel"):
         train.train(cfg, scores, offline, length=3, vocab=4, progress=False, kernel="cuda")
 
