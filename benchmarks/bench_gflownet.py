@@ -7,7 +7,9 @@ policy calls, epsilon 0.001), add 16 offline sequences with fabricated intended 
 evaluate the policy network (32 -> H -> H -> 9, ReLU) at all 9 prefixes of the 32
 sequences and the dynamics network (36 -> H -> H -> 4) at their 8 transitions, the SDB
 loss (4.15) and its gradient, gradient-norm clipping and an Adam step; then one Adam step
-of the dynamics cross-entropy (4.16) on the 128 online transitions. Rows:
+of the dynamics cross-entropy (4.16) on the 128 online transitions (the ``numba`` and
+``torch`` rows take its forward from the online rows of the SDB term's dynamics forward,
+whose parameters have not changed since; the ``numpy`` row evaluates it again). Rows:
 
 * ``numpy``: the library's ``train.train(..., kernel="numpy")`` (readable NumPy, float64);
 * ``numba``: ``kernel="numba"``: the rollout, the SDB loss and its gradient, and gradient
@@ -120,8 +122,10 @@ def torch_impl(hidden, dtype):
         log_R = torch.log(torch.clamp(scores[realized @ place] ** beta, min=1e-32))
         codes = codes_of(realized)  # (9, 32, 32)
         dyn_in = torch.cat([codes[:-1], eye[intended.T]], dim=-1)  # (8, 32, 36)
+        logits_on = dynamics(dyn_in[:, :B_ON])  # online rows: kept for the CE step below
         with torch.no_grad():
-            log_phat = torch.log_softmax(dynamics(dyn_in), dim=-1)
+            logits = torch.cat([logits_on, dynamics(dyn_in[:, B_ON:])], dim=1)
+            log_phat = torch.log_softmax(logits, dim=-1)
         out = policy(codes)
         lpi = torch.log_softmax(out[..., :V], -1)
         lpb = torch.log_softmax(out[..., V : 2 * V], -1)
@@ -135,8 +139,8 @@ def torch_impl(hidden, dtype):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), CLIP)
         opt_p.step()
-        logits = dynamics(dyn_in[:, :B_ON].reshape(-1, (L + 1) * V))
-        ce = torch.nn.functional.cross_entropy(logits, realized[:B_ON].T.reshape(-1))
+        ce = torch.nn.functional.cross_entropy(logits_on.reshape(-1, V),
+                                               realized[:B_ON].T.reshape(-1))  # fmt: skip
         opt_d.zero_grad()
         ce.backward()
         torch.nn.utils.clip_grad_norm_(dynamics.parameters(), CLIP)
@@ -160,10 +164,9 @@ def gemm_shapes(hidden):
     H, P, D = hidden, 2 * V + 1, (L + 1) * V
     s = [(B_ON, L * V, H), (B_ON, H, H), (B_ON, H, P)] * L  # rollout: L policy calls
     rows_p, rows_d, rows_ce = (L + 1) * (B_ON + B_OFF), L * (B_ON + B_OFF), L * B_ON
-    s += [(rows_d, D, H), (rows_d, H, H), (rows_d, H, V)]  # dynamics forward, SDB term
+    s += [(rows_d, D, H), (rows_d, H, H), (rows_d, H, V)]  # dynamics forward, SDB term and CE
     s += [(rows_p, L * V, H), (rows_p, H, H), (rows_p, H, P)]  # policy forward
     s += [(H, rows_p, P), (rows_p, P, H), (H, rows_p, H), (rows_p, H, H), (L * V, rows_p, H)]
-    s += [(rows_ce, D, H), (rows_ce, H, H), (rows_ce, H, V)]  # dynamics forward, CE step
     s += [(H, rows_ce, V), (rows_ce, V, H), (H, rows_ce, H), (rows_ce, H, H), (D, rows_ce, H)]
     return s
 
