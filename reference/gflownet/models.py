@@ -44,12 +44,10 @@ def encode_prefixes(sequences, length, vocab):
     Returns ``(L + 1, B, L * vocab)``: row k encodes the prefix x_1..x_k (row 0 is zeros).
     """
     seq = _check_tokens(sequences, "sequences", length, vocab)
-    B = seq.shape[0]
-    onehot = np.zeros((B, length, vocab))
-    onehot[np.arange(B)[:, None], np.arange(length)[None, :], seq] = 1.0
-    keep = np.arange(length)[None, :] < np.arange(length + 1)[:, None]  # (L+1, L)
-    codes = keep[:, None, :, None] * onehot[None]  # (L+1, B, L, V)
-    return xp.asarray(codes.reshape(length + 1, B, length * vocab))
+    onehot = np.eye(vocab)[seq].reshape(seq.shape[0], length * vocab)  # (B, L V)
+    keep = np.arange(length)[None, :] < np.arange(length + 1)[:, None]  # (L+1, L): slot t < k
+    codes = np.repeat(keep, vocab, axis=1)[:, None, :] * onehot[None]  # (L+1, B, L V)
+    return xp.asarray(codes)
 
 
 def encode_partial(prefixes, length, vocab):
