@@ -6,19 +6,22 @@ parts are dominated by interpreter and temporary-array overhead instead:
 
 * the Adam update (six elementwise passes over every parameter, each a new temporary):
   :func:`adam_plain` is one fused loop, in place, with PyTorch's operation order (the same
-  as ``reference.nn.Adam``);
+  as ``reference.nn.Adam``); :func:`clip_adam_plain` adds gradient-norm clipping;
 * the rollout (8 sequential steps on 16 rows, each a few small products plus sampling):
   :func:`rollout_plain` runs the policy MLP (depth 2) and the sticky environment for all
   steps in one call, with the first layer as a sum of rows of W1 (the input is one-hot).
   It consumes random numbers drawn beforehand by :func:`rollout_randoms_plain` (or its
   compiled twin) in the order ``envs.StickySequenceEnv.rollout`` draws them, so both give
   the same tokens for the same seed;
-* the depth-2 MLP forward and backward of both networks (:func:`mlp_forward`,
-  :func:`mlp_backward`, twins of ``reference.nn``'s): one compiled call each instead of
-  about twenty NumPy calls.
+* the stochastic detailed balance loss (4.15) and its gradient (:func:`sdb_grad_plain`);
+* the depth-2 MLP forward and backward of both networks, the log-softmax and the dynamics
+  cross-entropy (4.16): in ``mlp_kernels.py``, re-exported here so that ``mlp=kernels``
+  works in ``models``.
 
 Each ``*_plain`` function is undecorated Python over NumPy arrays (the readable twin, used
-by the tests and by ``NUMBA_DISABLE_JIT=1``); ``*_jit`` is the compiled version.
+by the tests and by ``NUMBA_DISABLE_JIT=1``); ``*_jit`` is the compiled version. The public
+wrappers check their arguments; ``compiled.py`` (``train(kernel="numba")``) checks once per
+run and calls the ``*_jit`` kernels directly.
 """
 
 from __future__ import annotations
@@ -27,6 +30,18 @@ import math
 
 import numpy as np
 from numba import njit
+
+from .mlp_kernels import (  # noqa: F401  (the MLP twins, importable from here as before)
+    dynamics_ce_jit,
+    dynamics_ce_plain,
+    dynamics_cross_entropy,
+    mlp2_backward_jit,
+    mlp2_backward_plain,
+    mlp2_forward_jit,
+    mlp2_forward_plain,
+    mlp_backward,
+    mlp_forward,
+)
 
 # --------------------------------------------------------------------------- Adam
 
@@ -131,12 +146,16 @@ def clip_adam_step(opt, params, grads, state, max_norm, jit=True):
 # --------------------------------------------------------------------------- rollout
 
 
-def rollout_randoms_plain(rng, batch, length, vocab, epsilon):
+def rollout_randoms_plain(rng, batch, length, vocab, epsilon, n_offline=0, batch_offline=0):
     """Uniforms and tokens in ``StickySequenceEnv.rollout``'s order, each ``(length, batch)``:
-    ``(u_policy, u_explore, explore_tokens, u_stick, stick_tokens)``. The compiled twin
+    ``(u_policy, u_explore, explore_tokens, u_stick, stick_tokens)``, then the draws that
+    ``train`` makes next for ``batch_offline`` offline sequences out of ``n_offline``: the
+    picked indices ``(batch_offline,)`` (``rng.choice(codes, size)`` draws
+    ``rng.integers(0, n_offline, size)``) and ``fabricate_intended``'s noise tokens and
+    uniforms ``(batch_offline, length)`` (empty when either count is 0). The compiled twin
     :func:`rollout_randoms_jit` draws from the same ``Generator`` (numba shares its bit
     generator's state and NumPy's algorithms), so both give the same numbers and leave
-    ``rng`` in the same state; it saves the 40 Python-level draws."""
+    ``rng`` in the same state; it saves the 40-odd Python-level draws."""
     shape = (length, batch)
     u_policy, u_explore, explore_tokens = (
         np.empty(shape),
@@ -151,7 +170,14 @@ def rollout_randoms_plain(rng, batch, length, vocab, epsilon):
             explore_tokens[t] = rng.integers(0, vocab, size=batch)
         u_stick[t] = rng.random(batch)
         stick_tokens[t] = rng.integers(0, vocab, size=batch)
-    return u_policy, u_explore, explore_tokens, u_stick, stick_tokens
+    n_off = batch_offline if n_offline > 0 else 0
+    pick = np.zeros(n_off, np.int64)
+    noise, u_noise = np.zeros((n_off, length), np.int64), np.zeros((n_off, length))
+    if n_off > 0:
+        pick[:] = rng.integers(0, n_offline, size=n_off)
+        noise[:] = rng.integers(0, vocab, size=(n_off, length))
+        u_noise[:] = rng.random((n_off, length))
+    return u_policy, u_explore, explore_tokens, u_stick, stick_tokens, pick, noise, u_noise
 
 
 rollout_randoms_jit = njit(cache=True)(rollout_randoms_plain)
@@ -219,7 +245,7 @@ def rollout(params, alpha, batch, rng, length, vocab, epsilon=0.0, scale=1.0, ji
     if set(params) != {"W1", "b1", "W2", "b2", "W3", "b3"}:
         raise ValueError(f"params: expected a depth-2 policy network, got keys {sorted(params)}")
     draw = rollout_randoms_jit if jit else rollout_randoms_plain
-    r = draw(rng, int(batch), int(length), int(vocab), float(epsilon))
+    r = draw(rng, int(batch), int(length), int(vocab), float(epsilon))[:5]
     fn = rollout_jit if jit else rollout_plain
     w = [params["W1"], params["b1"], params["W2"], params["b2"], params["W3"][:, :vocab],
          params["b3"][:vocab]]  # fmt: skip
@@ -315,94 +341,3 @@ def stochastic_db_grad(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended
     )  # fmt: skip
     grads = {"log_flows": d_flows, "fwd_logits": d_fwd, "bwd_logits": d_bwd, "log_reward": d_R}
     return float(loss), r, grads
-
-
-# --------------------------------------------------------------------------- depth-2 MLP
-
-
-def mlp2_forward_plain(x, W1, b1, W2, b2, W3, b3):
-    """``nn.mlp_forward`` for depth 2 (ReLU hidden, identity output): ``(h1, h2, out)``."""
-    h1 = np.maximum(x @ W1 + b1, 0.0)
-    h2 = np.maximum(h1 @ W2 + b2, 0.0)
-    return h1, h2, h2 @ W3 + b3
-
-
-def mlp2_backward_plain(x, h1, h2, W2, W3, dout):
-    """``nn.mlp_backward`` (``need_dx=False``) of :func:`mlp2_forward_plain`:
-    ``(dW1, db1, dW2, db2, dW3, db3)`` for ``dout = dL/d(out)``."""
-    dW3, db3 = h2.T @ dout, dout.sum(axis=0)
-    da2 = (dout @ W3.T) * (h2 > 0.0)
-    dW2, db2 = h1.T @ da2, da2.sum(axis=0)
-    da1 = (da2 @ W2.T) * (h1 > 0.0)
-    return x.T @ da1, da1.sum(axis=0), dW2, db2, dW3, db3
-
-
-mlp2_forward_jit = njit(cache=True)(mlp2_forward_plain)
-mlp2_backward_jit = njit(cache=True)(mlp2_backward_plain)
-
-
-def mlp_forward(params, x, activation="relu", out_activation="identity", jit=True):
-    """Twin of ``nn.mlp_forward`` (same arguments and cache) for depth-2 ReLU MLPs, one
-    compiled call (:func:`mlp2_forward_jit`, or the plain twin) instead of nine NumPy ones."""
-    if (activation, out_activation) != ("relu", "identity") or len(params) != 6:
-        raise ValueError("params: the fused MLP kernel takes depth-2 ReLU MLPs (W1..b3)")
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    fn = mlp2_forward_jit if jit else mlp2_forward_plain
-    h1, h2, out = fn(x, *(params[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3")))
-    return out, {"hs": [x, h1, h2, out], "activation": activation,
-                 "out_activation": out_activation}  # fmt: skip
-
-
-def mlp_backward(params, cache, dout, need_dx=True, jit=True):
-    """Twin of ``nn.mlp_backward`` for caches of :func:`mlp_forward` (``need_dx=False``)."""
-    if need_dx:
-        raise ValueError("need_dx: the fused MLP kernel returns parameter gradients only")
-    x, h1, h2, _ = cache["hs"]
-    fn = mlp2_backward_jit if jit else mlp2_backward_plain
-    g = fn(x, h1, h2, params["W2"], params["W3"], np.ascontiguousarray(dout, dtype=np.float64))
-    return dict(zip(("W1", "b1", "W2", "b2", "W3", "b3"), g, strict=True)), None
-
-
-# --------------------------------------------------------------------------- (4.16) CE
-
-
-def dynamics_ce_plain(logits, realized, mask):
-    """Eq. (4.16) on rows: ``logits (N, V)``, ``realized (N,)``, ``mask (N,)``; returns
-    ``(loss, d_logits)`` as ``losses.dynamics_cross_entropy`` (one pass per row)."""
-    N, V = logits.shape
-    total = mask.sum()
-    loss = 0.0
-    d_logits = np.empty((N, V))
-    for n in range(N):
-        top = logits[n].max()
-        lse = top + math.log(np.exp(logits[n] - top).sum())
-        w = mask[n] / total
-        loss -= mask[n] * (logits[n, realized[n]] - lse)
-        for v in range(V):
-            d_logits[n, v] = w * math.exp(logits[n, v] - lse)
-        d_logits[n, realized[n]] -= w
-    return loss / total, d_logits
-
-
-dynamics_ce_jit = njit(cache=True)(dynamics_ce_plain)
-
-
-def dynamics_cross_entropy(logits, realized, mask=None, jit=True):
-    """Twin of ``losses.dynamics_cross_entropy`` (same arguments and results) computed by
-    :func:`dynamics_ce_jit` (or the plain twin)."""
-    realized = np.asarray(realized)
-    if realized.shape != tuple(logits.shape[:-1]):
-        raise ValueError(
-            f"realized: expected shape {tuple(logits.shape[:-1])}, got {realized.shape}"
-        )
-    m = np.ones(realized.shape) if mask is None else np.asarray(mask, dtype=float)
-    if m.shape != realized.shape or m.sum() <= 0:
-        raise ValueError(f"mask: expected shape {realized.shape} with a nonzero entry")
-    V = logits.shape[-1]
-    if realized.size and (realized.min() < 0 or realized.max() >= V):
-        raise ValueError(f"realized: expected tokens in 0..{V - 1}")
-    fn = dynamics_ce_jit if jit else dynamics_ce_plain
-    loss, d = fn(np.ascontiguousarray(logits, dtype=np.float64).reshape(-1, V),
-                 np.ascontiguousarray(realized, dtype=np.int64).reshape(-1),
-                 np.ascontiguousarray(m, dtype=np.float64).reshape(-1))  # fmt: skip
-    return loss, d.reshape(logits.shape)

@@ -47,8 +47,14 @@ import numpy as np
 
 from reference import io, nn
 
-from . import losses, models
+from . import models, steps
 from .envs import StickySequenceEnv
+from .steps import (  # noqa: F401  (importable from here as before)
+    dynamics_inputs,
+    known_dynamics_logprobs,
+    learned_kernel_error,
+    policy_loss_and_grads,
+)
 
 METHODS = ("sdb", "db", "tb", "zvar")
 REWARD_FLOOR = 1e-32
@@ -161,158 +167,78 @@ def make_log_policy(params, length, vocab, scale=1.0):
     return log_policy
 
 
-def _chain(tokens_bm, include_empty):
-    """Time-major chain tokens for the losses: row k + 1 is the token appended at prefix k."""
-    tm = tokens_bm.T
-    return np.concatenate([np.zeros_like(tm[:1]), tm]) if include_empty else tm
-
-
-def policy_loss_and_grads(config, state, realized, intended, log_R, dyn_logprobs=None,
-                          codes=None, sdb_grad=losses.stochastic_db_grad, mlp=nn):  # fmt: skip
-    """The method's loss on complete sequences ``(B, L)`` and its gradients.
-
-    ``codes`` may pass in ``models.encode_prefixes(realized, L, V)`` when already computed;
-    ``sdb_grad``: ``losses.stochastic_db_grad`` or its fused twin ``kernels.stochastic_db_grad``;
-    ``mlp``: ``reference.nn`` or its depth-2 twin ``kernels`` (``mlp_forward``/``mlp_backward``).
-    Returns ``(loss, policy_grads, d_log_Z)``.
-    """
-    B, L = realized.shape
-    V = state.policy["W1"].shape[0] // L
-    if codes is None:
-        codes = models.encode_prefixes(realized, L, V)  # (L + 1, B, L V)
-    if not config.include_empty_prefix:
-        codes = codes[1:]  # the source: prefixes of lengths 1..L
-    fwd, bwd, log_F, cache = models.policy_forward(state.policy, codes, mlp)
-    a, x = (
-        _chain(intended, config.include_empty_prefix),
-        _chain(realized, config.include_empty_prefix),
-    )
-    mask = np.ones((fwd.shape[0] - 1, B))
-    d_log_Z, d_F = 0.0, None
-    if config.method == "sdb":
-        loss, _, g = sdb_grad(log_F, fwd, bwd, dyn_logprobs, a, x, log_R, mask)
-        d_fwd, d_bwd, d_F = g["fwd_logits"], g["bwd_logits"], g["log_flows"]
-    else:
-        tree = config.actions == "realized"
-        actions = x if tree else a
-        log_pf, log_pb = losses.transition_logprobs(fwd, bwd, actions)
-        if tree:  # the appended token names the parent: P_B = 1
-            log_pb = np.zeros_like(log_pf)
-        if config.method == "db":
-            log_F_to = np.concatenate([log_F[1:-1], log_R[None, :]])
-            loss, _, g = losses.detailed_balance_grad(log_F[:-1], log_pf, log_F_to, log_pb, mask)
-            zero = np.zeros((1, B))
-            d_F = np.concatenate([g["log_F_from"], zero]) + np.concatenate(
-                [zero, g["log_F_to"][:-1], zero]
-            )
-        elif config.method == "tb":
-            loss, _, g = losses.trajectory_balance_grad(state.log_Z, log_pf, log_pb, log_R, mask)
-            d_log_Z = g["log_Z"]
-        else:
-            loss, _, g = losses.log_partition_variance_grad(log_pf, log_pb, log_R, mask)
-        d_pb = np.zeros_like(log_pf) if tree else g["log_pb"]
-        d_fwd, d_bwd = losses.transition_logprobs_backward(fwd, bwd, actions, g["log_pf"], d_pb)
-    grads = models.policy_backward(state.policy, cache, d_fwd, d_bwd, d_F, mlp)
-    return float(loss), grads, d_log_Z
-
-
-def dynamics_inputs(realized, intended, vocab, include_empty=True, codes=None):
-    """Dynamics-network inputs ``(K - 1, B, (L + 1) V)`` and targets ``(K - 1, B)`` for the
-    transitions of complete sequences (prefix k, intended a_{k+1}) -> realized x_{k+1}."""
-    B, L = realized.shape
-    if codes is None:
-        codes = models.encode_prefixes(realized, L, vocab)
-    inputs = models.encode_dynamics_inputs(codes[:-1], intended.T, vocab)  # prefixes 0..L-1
-    targets = realized.T
-    if not include_empty:
-        inputs, targets = inputs[1:], targets[1:]
-    return inputs, targets
-
-
 def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, callback=None,
           checkpoint_path=None, state=None, kernel="numpy"):  # fmt: skip
     """Run ``config.iterations`` iterations on the reward table ``scores`` (V^L,), indexed by
     the base-4 code (4.1). ``offline_codes`` are codes of offline sequences (None or empty:
     on-policy only). ``callback(iteration, state)`` runs after every iteration.
-    ``kernel="numba"`` runs the rollout, both networks' forward and backward, the SDB loss
-    and gradient, the dynamics cross-entropy and the Adam updates in the compiled twins of
-    ``kernels.py`` (same random stream, same numbers up to round-off); depth-2 networks.
+    ``kernel="numba"`` runs the same iteration through ``compiled.CompiledRun`` (the rollout,
+    batch assembly, both networks' forward and backward, the SDB loss and gradient, the
+    dynamics cross-entropy and clipping + Adam in compiled kernels; same random stream, same
+    numbers up to round-off); depth-2 networks.
     Returns the final :class:`TrainState` (its ``history`` holds per-iteration values)."""
     from tqdm.auto import tqdm
 
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != (vocab**length,):
         raise ValueError(f"scores: expected shape ({vocab**length},), got {scores.shape}")
+    if kernel not in ("numpy", "numba"):
+        raise ValueError(f"kernel: expected 'numpy' or 'numba', got {kernel!r}")
     rng = np.random.default_rng(config.seed)
     if state is None:
         state = init_state(config, length, vocab, rng)
+    use_offline = offline_codes is not None and len(offline_codes) and config.batch_offline > 0
+    offline = np.asarray(offline_codes) if use_offline else np.zeros(0, dtype=np.int64)
+    if kernel == "numba":
+        from .compiled import CompiledRun
+
+        run = CompiledRun(config, state, scores, offline, length, vocab)
     env = StickySequenceEnv(config.alpha, length, vocab)
     place = vocab ** np.arange(length - 1, -1, -1)
-    use_offline = offline_codes is not None and len(offline_codes) and config.batch_offline > 0
     opt, opt_Z, opt_dyn = (nn.Adam(lr=config.lr), nn.Adam(lr=config.lr_log_Z),
                            nn.Adam(lr=config.lr_dynamics))  # fmt: skip
-    if kernel not in ("numpy", "numba"):
-        raise ValueError(f"kernel: expected 'numpy' or 'numba', got {kernel!r}")
-    fused = kernel == "numba"
-    if fused:
-        from . import kernels
-
-        if config.depth != 2:
-            raise ValueError(f"kernel: 'numba' needs depth 2, got depth {config.depth}")
-        state.policy = {k: np.array(v) for k, v in state.policy.items()}  # owned, writable
-        state.dynamics = {k: np.array(v) for k, v in state.dynamics.items()}
-    mlp = kernels if fused else nn
-    step = (lambda o, p, g, s: kernels.clip_adam_step(o, p, g, s, config.clip)) if fused else (
-        lambda o, p, g, s: _clip_step(o, p, g, s, config.clip))  # fmt: skip
-    start = state.iteration
-    bar = tqdm(range(start, config.iterations), disable=not progress, desc=config.method)
+    step = lambda o, p, g, s: steps.clip_step(o, p, g, s, config.clip)  # noqa: E731
+    bar = tqdm(range(state.iteration, config.iterations), disable=not progress, desc=config.method)
     for it in bar:
-        if fused:
-            on_r, on_i = kernels.rollout(
-                state.policy, config.alpha, config.batch_online, rng, length, vocab,
-                config.epsilon, config.behaviour_scale,
-            )  # fmt: skip
+        exponent = reward_exponent(it, config.beta, config.rho)
+        if kernel == "numba":
+            loss, norm, ce, reward = run.iteration(state, rng, exponent)
         else:
             log_policy = make_log_policy(state.policy, length, vocab, config.behaviour_scale)
             online = env.rollout(log_policy, config.batch_online, rng, epsilon=config.epsilon)
-            on_r, on_i = online.realized, online.intended
-        realized, intended = on_r, on_i
-        if use_offline:
-            picked = rng.choice(np.asarray(offline_codes), size=config.batch_offline)
-            off = (picked[:, None] // place) % vocab
-            realized = np.concatenate([realized, off])
-            intended = np.concatenate([intended, fabricate_intended(off, config.alpha, rng, vocab)])
-        exponent = reward_exponent(it, config.beta, config.rho)
-        log_R = log_reward(scores[realized @ place], exponent, config.reward_floor)
+            realized, intended = online.realized, online.intended
+            if use_offline:
+                off = (rng.choice(offline, size=config.batch_offline)[:, None] // place) % vocab
+                realized = np.concatenate([realized, off])
+                fabricated = fabricate_intended(off, config.alpha, rng, vocab)
+                intended = np.concatenate([intended, fabricated])
+            log_R = log_reward(scores[realized @ place], exponent, config.reward_floor)
 
-        codes = models.encode_prefixes(realized, length, vocab)  # once per iteration
-        dyn_logprobs, ce = None, float("nan")
-        if config.method == "sdb" and config.dynamics == "known":
-            dyn_logprobs = known_dynamics_logprobs(intended, config.alpha, vocab,
-                                                   config.include_empty_prefix)  # fmt: skip
-        elif config.method == "sdb":
-            inputs, _ = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
-                                        codes)  # fmt: skip
-            logits, dyn_cache = models.dynamics_forward(state.dynamics, inputs, mlp)
-            dyn_logprobs = nn.log_softmax(logits)
-        loss, grads, d_log_Z = policy_loss_and_grads(
-            config, state, realized, intended, log_R, dyn_logprobs, codes,
-            kernels.stochastic_db_grad if fused else losses.stochastic_db_grad, mlp,
-        )  # fmt: skip
-        state.policy, state.policy_opt, norm = step(opt, state.policy, grads, state.policy_opt)
-        if config.method == "tb":
-            new, state.log_Z_opt = opt_Z.step(
-                {"log_Z": state.log_Z}, {"log_Z": np.asarray(d_log_Z)}, state.log_Z_opt
+            codes = models.encode_prefixes(realized, length, vocab)  # once per iteration
+            dyn_logprobs, ce = None, float("nan")
+            if config.method == "sdb" and config.dynamics == "known":
+                dyn_logprobs = steps.known_dynamics_logprobs(
+                    intended, config.alpha, vocab, config.include_empty_prefix
+                )
+            elif config.method == "sdb":
+                inputs, _ = steps.dynamics_inputs(realized, intended, vocab,
+                                                  config.include_empty_prefix, codes)  # fmt: skip
+                logits, _ = models.dynamics_forward(state.dynamics, inputs)
+                dyn_logprobs = nn.log_softmax(logits)
+            loss, grads, d_log_Z = steps.policy_loss_and_grads(
+                config, state, realized, intended, log_R, dyn_logprobs, codes
             )
-            state.log_Z = new["log_Z"]
-        if config.method == "sdb" and config.dynamics != "known":
-            online_codes = codes[:, : len(on_r)]  # the online rows come first
-            reuse = None  # the compiled path reuses the online rows of the forward above
-            if fused and config.dynamics == "on-policy":
-                reuse = _online_rows(logits, dyn_cache, len(on_r))
-            ce = _dynamics_step(config, state, on_r, on_i, vocab, rng, opt_dyn, step, online_codes,
-                                mlp, kernels.dynamics_cross_entropy if fused else
-                                losses.dynamics_cross_entropy, reuse)  # fmt: skip
+            state.policy, state.policy_opt, norm = step(opt, state.policy, grads, state.policy_opt)
+            if config.method == "tb":
+                new, state.log_Z_opt = opt_Z.step(
+                    {"log_Z": state.log_Z}, {"log_Z": np.asarray(d_log_Z)}, state.log_Z_opt
+                )
+                state.log_Z = new["log_Z"]
+            if config.method == "sdb" and config.dynamics != "known":
+                n = len(online.realized)  # the online rows come first
+                ce = steps.dynamics_step(config, state, online.realized, online.intended, vocab,
+                                         rng, opt_dyn, step, codes[:, :n])  # fmt: skip
+            reward = float(scores[online.realized @ place].mean())
         state.iteration = it + 1
         h = state.history
         h["loss"].append(loss)
@@ -320,69 +246,14 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         h["dynamics_ce"].append(ce)
         h["beta"].append(exponent)
         h["log_Z"].append(float(state.log_Z))
-        h["reward"].append(float(scores[on_r @ place].mean()))
+        h["reward"].append(reward)
         if progress and it % 50 == 0:
-            bar.set_postfix(loss=f"{loss:.3g}", R=f"{h['reward'][-1]:.3f}")
+            bar.set_postfix(loss=f"{loss:.3g}", R=f"{reward:.3f}")
         if callback is not None:
             callback(it, state)
     if checkpoint_path is not None:
         save_checkpoint(checkpoint_path, config, state)
     return state
-
-
-def known_dynamics_logprobs(intended, alpha, vocab, include_empty=True):
-    """``log T(. | a_{k+1})`` of the true sticky kernel (4.2) in the layout of ``dyn_logprobs``:
-    the oracle that the learned dynamics approximates (``dynamics="known"``)."""
-    T = (1.0 - alpha) * np.eye(vocab) + alpha / vocab
-    with np.errstate(divide="ignore"):
-        logT = np.log(T)[np.asarray(intended).T]  # (L, B, V)
-    return logT if include_empty else logT[1:]
-
-
-def _clip_step(opt, params, grads, state, max_norm):
-    """Gradient-norm clipping then one optimiser step: ``(params, state, norm)``."""
-    grads, norm = nn.clip_grad_norm(grads, max_norm)
-    params, state = opt.step(params, grads, state)
-    return params, state, norm
-
-
-def _dynamics_step(config, state, realized, intended, vocab, rng, opt, step, codes=None, mlp=nn,
-                   cross_entropy=losses.dynamics_cross_entropy, forward=None):  # fmt: skip
-    if forward is not None:  # (logits, cache) of this batch under the current parameters
-        logits, cache = forward
-        targets = _chain(realized, config.include_empty_prefix)[1:]
-        return _dynamics_update(state, logits, cache, targets, opt, step, mlp, cross_entropy)
-    inputs, targets = dynamics_inputs(realized, intended, vocab, config.include_empty_prefix,
-                                      codes)  # fmt: skip
-    inputs, targets = inputs.reshape(-1, inputs.shape[-1]), targets.reshape(-1)
-    if config.dynamics == "replay":
-        buf = state.replay
-        buf["inputs"] = np.concatenate([buf.get("inputs", inputs[:0]), inputs])[
-            -config.replay_size :
-        ]
-        buf["targets"] = np.concatenate([buf.get("targets", targets[:0]), targets])[
-            -config.replay_size :
-        ]
-        pick = rng.integers(0, len(buf["targets"]), size=config.dynamics_batch)
-        inputs, targets = buf["inputs"][pick], buf["targets"][pick]
-    logits, cache = models.dynamics_forward(state.dynamics, inputs, mlp)
-    return _dynamics_update(state, logits, cache, targets, opt, step, mlp, cross_entropy)
-
-
-def _dynamics_update(state, logits, cache, targets, opt, step, mlp, cross_entropy):
-    ce, d_logits = cross_entropy(logits, targets)
-    grads = models.dynamics_backward(state.dynamics, cache, d_logits, mlp)
-    state.dynamics, state.dynamics_opt, _ = step(opt, state.dynamics, grads, state.dynamics_opt)
-    return float(ce)
-
-
-def _online_rows(logits, cache, n):
-    """The first ``n`` sequences' rows of a dynamics forward ``(logits (K - 1, B, V), cache)``
-    as a forward of those rows alone (row order k-major, as ``dynamics_forward``)."""
-    K1, B = logits.shape[:2]
-    pick = lambda h: np.ascontiguousarray(h.reshape(K1, B, -1)[:, :n]).reshape(K1 * n, -1)  # noqa: E731
-    mlp_cache = dict(cache["mlp"], hs=[pick(h) for h in cache["mlp"]["hs"]])
-    return logits[:, :n], {"mlp": mlp_cache, "lead": (K1, n)}
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -420,14 +291,3 @@ def load_checkpoint(path):
         history={k: list(v) for k, v in tree["history"].items()},
     )
     return config, state
-
-
-def learned_kernel_error(state, realized, intended, alpha, vocab):
-    """Mean KL(T(. | a) || Phat(. | prefix, a)) over the transitions of the given sequences:
-    how close the learned dynamics are to the true sticky kernel (4.2)."""
-    inputs, targets = dynamics_inputs(realized, intended, vocab)
-    logits, _ = models.dynamics_forward(state.dynamics, inputs)
-    logq = nn.log_softmax(logits)
-    a = np.asarray(intended).T
-    T = (1 - alpha) * np.eye(vocab)[a] + alpha / vocab
-    return float(np.mean(np.sum(T * (np.log(T) - logq), axis=-1)))
