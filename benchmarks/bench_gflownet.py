@@ -12,9 +12,10 @@ of the dynamics cross-entropy (4.16) on the 128 online transitions (the ``numba`
 whose parameters have not changed since; the ``numpy`` row evaluates it again). Rows:
 
 * ``numpy``: the library's ``train.train(..., kernel="numpy")`` (readable NumPy, float64);
-* ``numba``: ``kernel="numba"``: the rollout, the SDB loss and its gradient, and gradient
-  clipping + Adam in the compiled twins of ``reference/gflownet/kernels.py``; the matrix
-  products stay with BLAS;
+* ``numba``: ``kernel="numba"``: the same iteration through ``compiled.CompiledRun`` (the
+  random draws, rollout, batch assembly, both networks, SDB loss and gradient, cross-entropy
+  and clipping + Adam in the compiled twins of ``reference/gflownet/{kernels,mlp_kernels,
+  compiled}.py``, arguments checked once per run); the matrix products stay with BLAS;
 * ``torch``: the same model, loss and loop written in PyTorch for this benchmark
   (``torch.nn.Linear``, autograd, ``clip_grad_norm_``, ``torch.optim.Adam``,
   ``torch.multinomial``), float64 and float32, when torch is importable.

@@ -75,7 +75,9 @@ def log_softmax_plain(z):
     N, V = z.shape
     out = np.empty((N, V))
     for n in range(N):
-        top = z[n].max()
+        top = z[n, 0]
+        for v in range(1, V):
+            top = max(top, z[n, v])
         total = 0.0
         for v in range(V):
             total += math.exp(z[n, v] - top)
@@ -99,8 +101,13 @@ def dynamics_ce_plain(logits, realized, mask):
     loss = 0.0
     d_logits = np.empty((N, V))
     for n in range(N):
-        top = logits[n].max()
-        lse = top + math.log(np.exp(logits[n] - top).sum())
+        top = logits[n, 0]
+        for v in range(1, V):
+            top = max(top, logits[n, v])
+        s = 0.0
+        for v in range(V):
+            s += math.exp(logits[n, v] - top)
+        lse = top + math.log(s)
         w = mask[n] / total
         loss -= mask[n] * (logits[n, realized[n]] - lse)
         for v in range(V):
