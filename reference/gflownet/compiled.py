@@ -41,9 +41,10 @@ def assemble_plain(on_realized, on_intended, offline_codes, pick, noise, u_noise
     sequences ``offline_codes[pick]`` (base-``vocab`` digits, as ``(code // place) % vocab``)
     whose intended tokens are ``noise`` where ``u_noise < alpha`` (``fabricate_intended``).
 
-    Returns ``(realized, intended, log_R, raw_scores, intended_chain, realized_chain)``:
+    Returns ``(realized, intended, log_R, reward, intended_chain, realized_chain)``:
     ``log_R = log max(max(R, 0)^exponent, floor)`` with non-finite scores counted as 0
-    (``train.log_reward``) and the chains ``(L + 1, B)`` time-major with a zero row 0
+    (``train.log_reward``), ``reward`` the mean raw score of the online sequences, and the
+    chains ``(L + 1, B)`` time-major with a zero row 0
     (``steps._chain`` with the empty prefix)."""
     B_on, L = on_realized.shape
     B = B_on + pick.size
@@ -59,7 +60,7 @@ def assemble_plain(on_realized, on_intended, offline_codes, pick, noise, u_noise
         for t in range(L):
             fake = u_noise[i, t] < alpha
             intended[B_on + i, t] = noise[i, t] if fake else realized[B_on + i, t]
-    log_R, raw = np.empty(B), np.empty(B)
+    log_R, reward = np.empty(B), 0.0
     a_chain, x_chain = np.zeros((L + 1, B), np.int64), np.zeros((L + 1, B), np.int64)
     for b in range(B):
         code = 0
@@ -68,10 +69,11 @@ def assemble_plain(on_realized, on_intended, offline_codes, pick, noise, u_noise
             a_chain[t + 1, b] = intended[b, t]
             x_chain[t + 1, b] = realized[b, t]
         R = scores[code]
-        raw[b] = R
+        if b < B_on:
+            reward += R
         R = R if math.isfinite(R) else 0.0
         log_R[b] = math.log(max(max(R, 0.0) ** exponent, floor))
-    return realized, intended, log_R, raw, a_chain, x_chain
+    return realized, intended, log_R, reward / B_on, a_chain, x_chain
 
 
 def encode_plain(realized, intended, vocab):
@@ -170,11 +172,10 @@ class CompiledRun:
             np.ascontiguousarray(P["b3"][:V]), V, float(c.behaviour_scale), float(c.epsilon),
             float(c.alpha), *r[:5],
         )  # fmt: skip
-        realized, intended, log_R, raw, a_chain, x_chain = assemble_jit(
+        realized, intended, log_R, reward, a_chain, x_chain = assemble_jit(
             on_r, on_i, self.offline, *r[5:], float(c.alpha), self.scores, exponent,
             float(c.reward_floor), V,
         )  # fmt: skip
-        reward = float(raw[: len(on_r)].mean())
         codes, inputs = encode_jit(realized, intended, V)
         if c.method != "sdb":
             loss, grads, d_log_Z = steps.policy_loss_and_grads(

@@ -186,25 +186,26 @@ def rollout_plain(W1, b1, W2, b2, W3f, b3f, vocab, scale, epsilon, alpha, u_poli
     """Sampled trajectories of the depth-2 policy network in the sticky environment (4.2).
 
     At step t every row's realized prefix goes through the network (layer 1 as
-    ``b1 + sum_s W1[s V + x_s]``), the intended token is drawn from
-    ``softmax(scale * forward logits)`` by inverse CDF on ``u_policy[t]``, replaced by
-    ``explore_tokens[t]`` where ``u_explore[t] < epsilon``, and the realized token is
-    ``stick_tokens[t]`` where ``u_stick[t] < alpha``. ``W3f, b3f`` are the forward-logit
+    ``b1 + sum_{s < t} W1[s V + x_s]``, a running sum over the steps), the intended token
+    is drawn from ``softmax(scale * forward logits)`` by inverse CDF on ``u_policy[t]``,
+    replaced by ``explore_tokens[t]`` where ``u_explore[t] < epsilon``, and the realized
+    token is ``stick_tokens[t]`` where ``u_stick[t] < alpha``. ``W3f, b3f`` are the forward-logit
     columns of the output layer. Returns ``(realized, intended)`` (B, L).
     """
     L, B = u_policy.shape
     H = W1.shape[1]
     realized = np.zeros((B, L), dtype=np.int64)
     intended = np.zeros((B, L), dtype=np.int64)
+    a1 = np.empty((B, H))  # layer-1 pre-activations of the current prefixes
+    a1[:] = b1
     h1 = np.empty((B, H))
     p = np.empty(vocab)
     for t in range(L):
         for b in range(B):
             for j in range(H):
-                acc = b1[j]
-                for s in range(t):
-                    acc += W1[s * vocab + realized[b, s], j]
-                h1[b, j] = acc if acc > 0.0 else 0.0
+                if t > 0:  # add the token appended at step t - 1
+                    a1[b, j] += W1[(t - 1) * vocab + realized[b, t - 1], j]
+                h1[b, j] = a1[b, j] if a1[b, j] > 0.0 else 0.0
         h2 = np.maximum(h1 @ W2 + b2, 0.0)
         logits = h2 @ W3f + b3f
         for b in range(B):
