@@ -26,8 +26,9 @@ round runs every row (starting row rotating) for one untimed iteration and a bur
 ``--burst`` timed ones, so load from elsewhere hits all rows alike; the table reports the
 median and interquartile range of the per-iteration times over all bursts. The load average
 before and after is printed: on a busy machine the absolute numbers mean little, the ratios
-somewhat more. Last, the script times the iteration's matrix products alone (the *BLAS
-floor*), which bounds what any implementation of the same products can reach.
+somewhat more. Two more rows, timed in the same rounds, run the iteration's matrix products
+alone on random matrices of the same shapes (NumPy, float64 and float32): the *BLAS floor*,
+which bounds what any implementation of the same products can reach.
 
 Usage::
 
@@ -172,19 +173,19 @@ def gemm_shapes(hidden):
     return s
 
 
-def gemm_floor(hidden, dtype, repeats=40):
-    """Median ms of the iteration's matrix products alone (NumPy/BLAS): a lower bound for any
-    implementation that does the same products, ours or PyTorch's."""
+def gemm_floor(hidden, dtype):
+    """``step(n)``: the iteration's matrix products alone (NumPy/BLAS), ``n`` times; its
+    time is a lower bound for any implementation of the same products, ours or PyTorch's."""
     rng = np.random.default_rng(0)
     mats = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
             for m, k, n in gemm_shapes(hidden)]  # fmt: skip
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for a, b in mats:
-            a @ b
-        times.append(1e3 * (time.perf_counter() - t))
-    return percentile(times, 0.5)
+
+    def step(n):
+        for _ in range(n):
+            for a, b in mats:
+                a @ b
+
+    return step
 
 
 # --------------------------------------------------------------------------- timing
@@ -208,6 +209,8 @@ def main(argv=None):
             rows[f"torch {dtype}"] = torch_impl(args.hidden, dtype)
     except ImportError:
         torch_version = None
+    for dtype in ("float64", "float32"):
+        rows[f"BLAS floor {dtype}"] = gemm_floor(args.hidden, dtype)
     info = base_machine_info()
     print(f"# chapter 4 benchmark: SDB iteration, width {args.hidden}, batch {B_ON}+{B_OFF}")
     versions = f"numpy {info['numpy']}, numba {info['numba']}, torch {torch_version}"
@@ -239,7 +242,7 @@ def main(argv=None):
         print(f"| {name} | {med:.2f} | {percentile(ts, 0.25):.2f}-{percentile(ts, 0.75):.2f} | "
               f"{first[name]:.2f} | {ratio} |")  # fmt: skip
     mflop = sum(2 * m * k * n for m, k, n in gemm_shapes(args.hidden)) / 1e6
-    floor = {dt: gemm_floor(args.hidden, dt) for dt in ("float64", "float32")}
+    floor = {dt: percentile(times[f"BLAS floor {dt}"], 0.5) for dt in ("float64", "float32")}
     print(f"\n# BLAS floor: the {len(gemm_shapes(args.hidden))} matrix products of one "
           f"iteration ({mflop:.0f} MFLOP) alone take {floor['float64']:.2f} ms in float64, "
           f"{floor['float32']:.2f} ms in float32 (NumPy, 1 thread)")  # fmt: skip
