@@ -200,7 +200,7 @@ class CompiledRun:
         ce = float("nan")
         if c.dynamics == "on-policy":
             n = len(on_r)  # the online rows come first in every prefix block
-            ce = self._dynamics_step(D, (x_d, h1_d, h2_d, logits), x_chain[s + 1 :, :n])
+            ce = self._dynamics_step(D, (x_d, h1_d, h2_d, dyn_logprobs), x_chain[s + 1 :, :n])
         elif c.dynamics == "replay":
             ce = steps.dynamics_step(c, state, on_r, on_i, V, rng, None, self.dynamics_adam.step,
                                      codes[:, : len(on_r)], kernels,
@@ -223,14 +223,14 @@ class CompiledRun:
         return float(loss), self.policy_adam(grads)
 
     def _dynamics_step(self, D, forward, targets):
-        """(4.16) on the online rows of a dynamics forward ``(x, h1, h2, logits)`` (rows
-        k-major over all sequences), its gradient, clipping + Adam. Returns the loss."""
+        """(4.16) on the online rows of a dynamics forward ``(x, h1, h2, log-probabilities)``
+        (rows k-major over all sequences), its gradient, clipping + Adam. Returns the loss."""
         K1, n = targets.shape
-        x, h1, h2, logits = (
+        x, h1, h2, logp = (
             np.ascontiguousarray(h.reshape(K1, -1, h.shape[-1])[:, :n]).reshape(K1 * n, -1)
             for h in forward
         )
-        ce, d_logits = dynamics_ce_jit(logits, np.ascontiguousarray(targets).reshape(-1),
+        ce, d_logits = dynamics_ce_jit(logp, np.ascontiguousarray(targets).reshape(-1),
                                        self.ce_mask)  # fmt: skip
         self.dynamics_adam(mlp2_backward_jit(x, h1, h2, D["W2"], D["W3"], d_logits))
         return float(ce)

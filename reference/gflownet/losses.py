@@ -296,14 +296,7 @@ def dynamics_cross_entropy(logits, realized, mask=None):
 
     Returns ``(loss, d_logits)``; the maximum-likelihood fit of the dynamics model.
     """
-    realized = np.asarray(realized)
-    if realized.shape != tuple(logits.shape[:-1]):
-        raise ValueError(
-            f"realized: expected shape {tuple(logits.shape[:-1])}, got {realized.shape}"
-        )
-    m = np.ones(realized.shape) if mask is None else np.asarray(mask, dtype=float)
-    if m.shape != realized.shape or m.sum() <= 0:
-        raise ValueError(f"mask: expected shape {realized.shape} with a nonzero entry")
+    realized, m = _check_cross_entropy(logits, realized, mask)
     X = _onehot(realized, logits.shape[-1])
     logp = nn.log_softmax(logits)
     loss = -xp.sum(m * xp.sum(logp * X, axis=-1)) / m.sum()
@@ -312,6 +305,22 @@ def dynamics_cross_entropy(logits, realized, mask=None):
 
 
 # --------------------------------------------------------------------------- checks
+
+
+def _check_cross_entropy(logits, realized, mask):
+    """``(realized, mask as floats)`` for (4.16) after checking shapes and token range."""
+    realized = np.asarray(realized)
+    if realized.shape != tuple(logits.shape[:-1]):
+        raise ValueError(
+            f"realized: expected shape {tuple(logits.shape[:-1])}, got {realized.shape}"
+        )
+    m = np.ones(realized.shape) if mask is None else np.asarray(mask, dtype=float)
+    if m.shape != realized.shape or m.sum() <= 0:
+        raise ValueError(f"mask: expected shape {realized.shape} with a nonzero entry")
+    V = logits.shape[-1]
+    if realized.size and (realized.min() < 0 or realized.max() >= V):
+        raise ValueError(f"realized: expected tokens in 0..{V - 1}")
+    return realized, m
 
 
 def _check_mask(mask, shape):

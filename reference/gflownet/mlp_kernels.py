@@ -93,25 +93,20 @@ log_softmax_jit = njit(cache=True)(log_softmax_plain)
 # --------------------------------------------------------------------------- (4.16) CE
 
 
-def dynamics_ce_plain(logits, realized, mask):
-    """Eq. (4.16) on rows: ``logits (N, V)``, ``realized (N,)``, ``mask (N,)``; returns
-    ``(loss, d_logits)`` as ``losses.dynamics_cross_entropy`` (one pass per row)."""
-    N, V = logits.shape
+def dynamics_ce_plain(logp, realized, mask):
+    """Eq. (4.16) from log-probabilities rows ``logp (N, V)`` (:func:`log_softmax_plain` of
+    the logits), ``realized (N,)``, ``mask (N,)``: ``(loss, d_logits)`` as
+    ``losses.dynamics_cross_entropy``, with ``d_logits = w (softmax - e_x)``, ``w = mask / sum
+    mask`` (one pass per row)."""
+    N, V = logp.shape
     total = mask.sum()
     loss = 0.0
     d_logits = np.empty((N, V))
     for n in range(N):
-        top = logits[n, 0]
-        for v in range(1, V):
-            top = max(top, logits[n, v])
-        s = 0.0
-        for v in range(V):
-            s += math.exp(logits[n, v] - top)
-        lse = top + math.log(s)
         w = mask[n] / total
-        loss -= mask[n] * (logits[n, realized[n]] - lse)
+        loss -= mask[n] * logp[n, realized[n]]
         for v in range(V):
-            d_logits[n, v] = w * math.exp(logits[n, v] - lse)
+            d_logits[n, v] = w * math.exp(logp[n, v])
         d_logits[n, realized[n]] -= w
     return loss / total, d_logits
 
@@ -121,20 +116,14 @@ dynamics_ce_jit = njit(cache=True)(dynamics_ce_plain)
 
 def dynamics_cross_entropy(logits, realized, mask=None, jit=True):
     """Twin of ``losses.dynamics_cross_entropy`` (same arguments and results) computed by
-    :func:`dynamics_ce_jit` (or the plain twin)."""
-    realized = np.asarray(realized)
-    if realized.shape != tuple(logits.shape[:-1]):
-        raise ValueError(
-            f"realized: expected shape {tuple(logits.shape[:-1])}, got {realized.shape}"
-        )
-    m = np.ones(realized.shape) if mask is None else np.asarray(mask, dtype=float)
-    if m.shape != realized.shape or m.sum() <= 0:
-        raise ValueError(f"mask: expected shape {realized.shape} with a nonzero entry")
+    :func:`log_softmax_jit` and :func:`dynamics_ce_jit` (or the plain twins)."""
+    from .losses import _check_cross_entropy
+
+    realized, m = _check_cross_entropy(logits, realized, mask)
     V = logits.shape[-1]
-    if realized.size and (realized.min() < 0 or realized.max() >= V):
-        raise ValueError(f"realized: expected tokens in 0..{V - 1}")
-    fn = dynamics_ce_jit if jit else dynamics_ce_plain
-    loss, d = fn(np.ascontiguousarray(logits, dtype=np.float64).reshape(-1, V),
-                 np.ascontiguousarray(realized, dtype=np.int64).reshape(-1),
+    log_softmax = log_softmax_jit if jit else log_softmax_plain
+    ce = dynamics_ce_jit if jit else dynamics_ce_plain
+    logp = log_softmax(np.ascontiguousarray(logits, dtype=np.float64).reshape(-1, V))
+    loss, d = ce(logp, np.ascontiguousarray(realized, dtype=np.int64).reshape(-1),
                  np.ascontiguousarray(m, dtype=np.float64).reshape(-1))  # fmt: skip
     return loss, d.reshape(logits.shape)

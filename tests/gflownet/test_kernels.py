@@ -189,5 +189,7 @@ def test_fused_dynamics_cross_entropy_equals_losses(rng, jit, masked):
         kernels.dynamics_cross_entropy(logits, realized[:, :3])
     with pytest.raises(ValueError, match="realized"):
         kernels.dynamics_cross_entropy(logits, realized + 4)
+    with pytest.raises(ValueError, match="realized"):  # no silent wrap-around of -1
+        losses.dynamics_cross_entropy(logits, realized - 1)
     with pytest.raises(ValueError, match="mask"):
         kernels.dynamics_cross_entropy(logits, realized, np.zeros((5, 7)))
