@@ -2,6 +2,9 @@
 
 Modules: :mod:`.models` (policy and dynamics networks), :mod:`.losses` (flow matching,
 detailed balance, trajectory balance, SubTB, ZVar, stochastic detailed balance, dynamics
-cross-entropy), :mod:`.train` (rollouts, replay, training loop), :mod:`.envs`, :mod:`.data`,
-:mod:`.metrics`, :mod:`.experiments`, :mod:`.plots`, :mod:`.vectors`.
+cross-entropy), :mod:`.train` (configuration, state, training loop, checkpoints), :mod:`.steps` (one
+iteration's losses, gradients, dynamics and optimiser steps), :mod:`.envs`, :mod:`.data`,
+:mod:`.metrics`, :mod:`.experiments`, :mod:`.plots`, :mod:`.vectors`; numba twins in
+:mod:`.kernels` (Adam, rollout, SDB), :mod:`.mlp_kernels` (MLP, log-softmax, cross-entropy)
+and :mod:`.compiled` (``train(kernel="numba")``).
 """
