@@ -6,7 +6,7 @@ non-zero mean, generated points outside the box, products of Jacobians that over
 negative determinants, inactive ReLU units, a clipped shallow PLRNN, partial forcing), and
 lists known wrong variants whose hints are shown when a student's output matches one of
 them. Equation numbers (3.k) are those of the module docstrings of
-``reference/dsr/{models,forcing,metrics}.py``.
+``reference/dsr/{models,forcing,metrics,lyapunov}.py``.
 
 Layout (the chapter's): a time series is ``(T, N)``; a batch of latent states ``(batch, M)``;
 matrices are stored for row vectors (``z @ W``), Jacobians are returned in paper orientation

@@ -10,11 +10,15 @@ perfect model and the truth disagree pointwise after a few Lyapunov times anyway
 * :func:`hellinger_spectrum_distance` -- D_H, the Hellinger distance between smoothed power
   spectra, averaged over dimensions (eq. 3.23);
 * :func:`prediction_error` -- PE(n), the n-step-ahead prediction error (eq. 3.24);
-* :func:`lyapunov_spectrum` -- the Lyapunov exponents of a model from QR re-orthonormalised
-  products of its Jacobians (eq. 3.25); :func:`lyapunov_from_jacobians` for a given sequence;
 * :func:`evaluate` -- the fixed-length protocol (eq. 3.26): generate 1.25 T steps from the
   first test point, drop the first 0.25 T, compare with the T test points; and
-  :func:`summarise` for mean, sd, SEM, median and MAD over runs.
+  :func:`summarise` for mean, sd, SEM, median and MAD over runs;
+* the Lyapunov spectrum (eq. 3.25) lives in :mod:`reference.dsr.lyapunov`
+  (:func:`~reference.dsr.lyapunov.lyapunov_spectrum`,
+  :func:`~reference.dsr.lyapunov.lyapunov_from_jacobians`,
+  :func:`~reference.dsr.lyapunov.qr_step`) and is re-exported here, so
+  ``metrics.lyapunov_spectrum`` keeps working; the input checks are in
+  :mod:`reference.dsr.checks`.
 
 The binned histogram: the authors' Julia code and their Python code differ. Both put 30 bins
 per dimension on a box derived from the true data; the Julia code uses the box
@@ -39,6 +43,10 @@ import math
 import numpy as np
 
 from reference.backend import asnumpy, xp
+from reference.dsr.checks import positive_int, series, series_pair
+from reference.dsr.lyapunov import lyapunov_from_jacobians as lyapunov_from_jacobians
+from reference.dsr.lyapunov import lyapunov_spectrum as lyapunov_spectrum
+from reference.dsr.lyapunov import qr_step as qr_step
 
 LAPLACE_ALPHA = 1e-5  # Laplace smoothing of the binned occupation histograms
 BOX_MARGIN_SD = 0.1  # Julia box: [min - 0.1 sd, max + 0.1 sd] of the true data
@@ -48,41 +56,12 @@ BINNED_MAX_DIM = 5  # binned D_stsp up to 5 dimensions, GMM from 6 on
 VARIANTS = ("julia", "python")
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def _series(name, x, min_len=2):
-    x = np.asarray(asnumpy(x), dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < min_len or x.shape[1] < 1:
-        raise ValueError(
-            f"{name}: expected a time series (T, N) with T >= {min_len}, got shape {x.shape}"
-        )
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: expected finite values (a diverged orbit has no statistics)")
-    return x
-
-
-def _pair(x_true, x_gen):
-    x_true, x_gen = _series("x_true", x_true), _series("x_gen", x_gen)
-    if x_true.shape[1] != x_gen.shape[1]:
-        raise ValueError(
-            f"x_gen: expected N = {x_true.shape[1]} columns like x_true, got shape {x_gen.shape}"
-        )
-    return x_true, x_gen
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
 # --------------------------------------------------------------------------- D_stsp binned
 
 
 def bounding_box(x_true, variant="julia"):
     """Per-dimension ``(lo, hi)`` of the histogram box, from the true data only."""
-    x_true = _series("x_true", x_true)
+    x_true = series("x_true", x_true)
     lo, hi = x_true.min(axis=0), x_true.max(axis=0)
     if variant == "julia":
         sd = x_true.std(axis=0)
@@ -99,10 +78,10 @@ def occupation_histogram(x, lo, hi, n_bins=30, variant="julia"):
     keeps ``0 <= k < n_bins``; ``variant="python"`` keeps ``0 < k < n_bins`` (bin 0 dropped,
     the source's off-by-one).
     """
-    n_bins = _positive_int("n_bins", n_bins)
+    n_bins = positive_int("n_bins", n_bins)
     if variant not in VARIANTS:
         raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
-    x = _series("x", x, min_len=1)
+    x = series("x", x, min_len=1)
     width = np.asarray(hi, dtype=np.float64) - np.asarray(lo, dtype=np.float64)
     if width.shape != (x.shape[1],) or not np.all(width > 0):
         raise ValueError(f"hi: expected hi > lo in each of the {x.shape[1]} dimensions")
@@ -128,7 +107,7 @@ def binned_state_space_divergence(x_true, x_gen, n_bins=30, variant="julia"):
 
     NaN when no generated point lies in the box (the model left the attractor's region).
     """
-    x_true, x_gen = _pair(x_true, x_gen)
+    x_true, x_gen = series_pair(x_true, x_gen)
     lo, hi = bounding_box(x_true, variant)
     p = laplace_smoothed(occupation_histogram(x_true, lo, hi, n_bins, variant))
     q = laplace_smoothed(occupation_histogram(x_gen, lo, hi, n_bins, variant))
@@ -163,11 +142,11 @@ def gmm_state_space_divergence(
     ``n_samples`` samples from the true mixture (``rng``, default seed 0); the mean of
     log p - log q over the samples where both densities are positive (Hershey & Olsen 2007).
     """
-    x_true, x_gen = _pair(x_true, x_gen)
+    x_true, x_gen = series_pair(x_true, x_gen)
     if not (np.isfinite(variance) and variance > 0):
         raise ValueError(f"variance: expected a positive number, got {variance!r}")
-    n_samples = _positive_int("n_samples", n_samples)
-    max_points = _positive_int("max_points", max_points)
+    n_samples = positive_int("n_samples", n_samples)
+    max_points = positive_int("max_points", max_points)
     rng = np.random.default_rng(0) if rng is None else rng
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
@@ -188,7 +167,7 @@ def state_space_divergence(x_true, x_gen, n_bins=30, *, variant="julia", varianc
     ``variant`` chooses the Julia (default) or the source-compatible Python binning;
     ``variance`` and ``rng`` go to the GMM estimate.
     """
-    x_true, x_gen = _pair(x_true, x_gen)
+    x_true, x_gen = series_pair(x_true, x_gen)
     if x_true.shape[1] <= BINNED_MAX_DIM:
         return binned_state_space_divergence(x_true, x_gen, n_bins, variant)
     return gmm_state_space_divergence(x_true, x_gen, variance, rng=rng)
@@ -224,7 +203,7 @@ def gaussian_smooth(x, sigma, truncate=4.0):
 def power_spectra(x, sigma=20):
     """Eq. (3.23), first part: per dimension, the z-scored series' |rfft|^2, Gaussian-smoothed
     with ``sigma`` frequency bins, clipped at 0 and normalised to sum 1. ``(N, T//2 + 1)``."""
-    x = _series("x", x)
+    x = series("x", x)
     std = x.std(axis=0)
     z = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
     P = np.abs(np.fft.rfft(z, axis=0).T) ** 2
@@ -238,7 +217,7 @@ def hellinger_spectrum_distance(x_true, x_gen, sigma=20, return_per_dim=False):
     ``x_true`` and ``x_gen`` must have the same length (the spectra then share frequencies).
     The Bhattacharyya coefficient is clipped at 1 against rounding (else sqrt of -1e-17).
     """
-    x_true, x_gen = _pair(x_true, x_gen)
+    x_true, x_gen = series_pair(x_true, x_gen)
     if x_true.shape[0] != x_gen.shape[0]:
         raise ValueError(
             f"x_gen: expected the length of x_true ({x_true.shape[0]}), "
@@ -266,7 +245,7 @@ def initial_state(model, params, x):
 def free_run(model, params, z0, n_steps):
     """Iterate ``model.step`` ``n_steps`` times from ``z0: (B, M)``; ``(n_steps, B, M)``
     holding z_1 .. z_n (the initial state is not included)."""
-    n_steps = _positive_int("n_steps", n_steps)
+    n_steps = positive_int("n_steps", n_steps)
     z = xp.asarray(z0)
     if z.ndim != 2:
         raise ValueError(f"z0: expected (batch, M), got shape {z.shape}")
@@ -292,8 +271,8 @@ def generate(model, params, x0, n_steps):
 def prediction_errors(model, params, x, n=20):
     """PE(k) for k = 1..n, ``(n,)`` (eq. 3.24): from every z_t = init(x_t) iterate k steps
     and average the squared error of the first N units against x_{t+k} over t and dims."""
-    x = _series("x", x)
-    n = _positive_int("n", n)
+    x = series("x", x)
+    n = positive_int("n", n)
     if x.shape[0] <= n:
         raise ValueError(f"x: expected more than n = {n} time steps, got {x.shape[0]}")
     N, starts = x.shape[1], x.shape[0] - n
@@ -310,75 +289,6 @@ def prediction_error(model, params, x, n=20):
     return float(prediction_errors(model, params, x, n)[-1])
 
 
-# --------------------------------------------------------------------------- Lyapunov
-
-
-def qr_step(Q, J):
-    """One Benettin step of eq. (3.25): ``Q', R = qr(J Q)``; returns ``(Q', log|diag R|)``.
-
-    ``J, Q: (..., M, M)``. The diagonal of R is the stretching of each orthonormal direction
-    in this step; its sign depends on the QR convention, its modulus does not.
-    """
-    Q, R = np.linalg.qr(J @ Q)
-    return Q, np.log(np.abs(np.diagonal(R, axis1=-2, axis2=-1)))
-
-
-def lyapunov_from_jacobians(jacobians):
-    """Eq. (3.25) on a given sequence ``J_1 .. J_T``, ``(T, M, M)`` or ``(T, B, M, M)``:
-    ``(1/T) sum_t log |R_t[i, i]|`` with ``Q_t R_t = J_t Q_{t-1}``, ``Q_0 = I``; per-step
-    exponents sorted descending, ``(M,)`` or ``(B, M)``. Never forms the product of the
-    Jacobians (it over- or underflows within a few hundred steps)."""
-    J = np.asarray(asnumpy(jacobians), dtype=np.float64)
-    if J.ndim not in (3, 4) or J.shape[-1] != J.shape[-2] or J.shape[0] < 1:
-        raise ValueError(f"jacobians: expected (T, M, M) or (T, batch, M, M), got {J.shape}")
-    Q = np.broadcast_to(np.eye(J.shape[-1]), J.shape[1:])
-    total = np.zeros(J.shape[1:-1])
-    for J_t in J:
-        Q, logs = qr_step(Q, J_t)
-        total += logs
-    return -np.sort(-total / J.shape[0], axis=-1)
-
-
-def lyapunov_spectrum(model, params, z0, n_steps, n_transient=1000, return_history=False):
-    """Eq. (3.25): Lyapunov exponents per step by QR (Benettin) iteration on model Jacobians.
-
-    From ``z0`` -- ``(M,)`` or a batch ``(B, M)`` of independent orbits -- run
-    ``n_transient`` steps, then for t = 1..n_steps: Q_t R_t = J(z_{t-1}) Q_{t-1} with Q_0 = I,
-    z_t = F(z_{t-1}); lambda_i = (1/n) sum_t log |R_t[i, i]|. Exponents sorted descending,
-    ``(M,)`` or ``(B, M)``; divide by dt for exponents per unit time. With
-    ``return_history``, also the running estimates ``(n_steps, ..., M)`` (unsorted).
-    The same iteration as :func:`lyapunov_from_jacobians`, with the Jacobians computed on
-    the fly along the orbit.
-    """
-    n_steps = _positive_int("n_steps", n_steps)
-    if isinstance(n_transient, bool) or int(n_transient) != n_transient or n_transient < 0:
-        raise ValueError(f"n_transient: expected a non-negative integer, got {n_transient!r}")
-    z = np.asarray(asnumpy(z0), dtype=np.float64)
-    single = z.ndim == 1
-    if z.ndim not in (1, 2) or not np.all(np.isfinite(z)):
-        raise ValueError(f"z0: expected finite (M,) or (batch, M), got shape {z.shape}")
-    z = xp.asarray(z[None] if single else z)
-    for _ in range(int(n_transient)):
-        z = model.step(params, z)
-    batch, M = z.shape
-    Q = np.broadcast_to(np.eye(M), (batch, M, M))
-    total = np.zeros((batch, M))
-    history = np.empty((n_steps, batch, M)) if return_history else None
-    for t in range(n_steps):
-        Q, logs = qr_step(Q, np.asarray(asnumpy(model.jacobian(params, z))))
-        total += logs
-        z = model.step(params, z)
-        if history is not None:
-            history[t] = total / (t + 1)
-    if not np.all(np.isfinite(asnumpy(z))):
-        raise ValueError("model: the orbit diverged during the Lyapunov iteration")
-    lam = -np.sort(-total / n_steps, axis=1)
-    lam = lam[0] if single else lam
-    if return_history:
-        return lam, (history[:, 0] if single else history)
-    return lam
-
-
 # --------------------------------------------------------------------------- protocol
 
 
@@ -389,7 +299,7 @@ def evaluate(model, params, x_test, n_bins=30, sigma=20, pe_steps=20, variant="j
     ``{"D_stsp", "D_H", "PE", "x_gen"}``; D_stsp and D_H are NaN when the generated orbit
     diverges (non-finite values).
     """
-    x_test = _series("x_test", x_test)
+    x_test = series("x_test", x_test)
     T = x_test.shape[0]
     drop = T // 4
     x_gen = np.asarray(asnumpy(generate(model, params, x_test[0], T + drop)))[drop:]
