@@ -6,8 +6,9 @@ that ``numba.njit`` compiles them unchanged; :data:`settle_jit` and :data:`hebbi
 the compiled versions (``cache=True``). The tests check jit == plain == the readable
 :func:`reference.ngc.circuit.settle` / :func:`reference.ngc.hebbian.hebbian_updates`.
 
-What makes them fast is only the absence of temporaries: each settling step is one
-``np.dot(..., out=...)`` per prediction and per error feedback, and the elementwise parts
+What makes them fast is only the absence of temporaries and of repeated work: each settling
+step is one ``np.dot(..., out=...)`` per error feedback and per prediction of a layer below a
+hidden one (the prediction from the clamped top is made once), and the elementwise parts
 (activation, error, leaky state update) are fused loops. Scalars arrive in the arrays'
 dtype so a float32 call stays in float32. CPU and NumPy only.
 
@@ -40,14 +41,16 @@ def _activate(z, out, phi_code):
                 out[b, j] = v
 
 
-def _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi):
-    """Eqs. (5.1)-(5.2) for every layer (P of the hidden layers refreshed first)."""
+def _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi, n_pred):
+    """Eqs. (5.1)-(5.2) for every layer (P of the hidden layers refreshed first); only the
+    predictions ``zbar^0..zbar^{n_pred-1}`` are recomputed (the others are kept)."""
     for l in range(1, L):
         _activate(Z[l], P[l], phi_code)
     for l in range(L):
-        np.dot(P[l + 1], Ws[l], Zbar[l])  # (5.1)
-        if g_phi and l > 0:
-            _activate(Zbar[l], Zbar[l], phi_code)
+        if l < n_pred:
+            np.dot(P[l + 1], Ws[l], Zbar[l])  # (5.1)
+            if g_phi and l > 0:
+                _activate(Zbar[l], Zbar[l], phi_code)
         B, J = Zbar[l].shape
         for b in range(B):
             for j in range(J):
@@ -57,10 +60,12 @@ def _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi):
 def settle_plain(Ws, Es, Z, P, Err, Zbar, Fb, T, consts, phi_code, g_phi):
     """Settle in place for ``T`` steps; ``consts = [beta, gamma_v, 1 / (2 beta_e)]``.
 
-    ``g_phi``: apply phi to the hidden predictions (``g="phi"`` of the circuit)."""
+    ``g_phi``: apply phi to the hidden predictions (``g="phi"`` of the circuit). The top
+    prediction ``zbar^{L-1} = g(x^i W^L)`` depends only on the clamped ``x^i``: it is
+    computed once, not at every step."""
     beta, gamma_v, inv2be = consts[0], consts[1], consts[2]
     L = len(Ws)
-    _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi)
+    _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi, L)
     for _ in range(T):
         for l in range(1, L):
             np.dot(Err[l - 1], Es[l - 1], Fb[l])
@@ -70,7 +75,7 @@ def settle_plain(Ws, Es, Z, P, Err, Zbar, Fb, T, consts, phi_code, g_phi):
                 for j in range(J):
                     d = fb[b, j] - e[b, j]  # (5.3)
                     z[b, j] = z[b, j] + beta * (d - gamma_v * z[b, j])  # (5.4)
-        _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi)
+        _errors(Ws, Z, P, Err, Zbar, L, inv2be, phi_code, g_phi, L - 1)
 
 
 def hebbian_plain(Ws, Es, P, Err, dWs, dEs, gamma_e, modulate, use_abs, m):
