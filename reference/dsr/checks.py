@@ -1,6 +1,9 @@
 """Input checks shared by the chapter-3 metrics (:mod:`~reference.dsr.metrics`,
 :mod:`~reference.dsr.lyapunov`): each raises ``ValueError`` naming the argument, the expected
 shape or range and what it received.
+
+Series are converted once, here, to host float64 NumPy arrays with
+:func:`reference.backend.asnumpy`, so the metrics accept NumPy and CuPy arrays alike.
 """
 
 from __future__ import annotations

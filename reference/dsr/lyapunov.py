@@ -8,6 +8,9 @@
 The products of Jacobians are never formed: they over- or underflow within a few hundred
 steps of a chaotic orbit, while the re-orthonormalised Q stays well conditioned.
 
+Backends: the model runs on whatever array module it uses (``reference.backend.xp``, NumPy
+or CuPy); the Jacobians and ``z0`` are converted once to host float64 NumPy arrays with
+:func:`reference.backend.asnumpy` and the QR iteration runs there. Results are NumPy arrays.
 These functions are re-exported by :mod:`reference.dsr.metrics`.
 """
 

@@ -34,6 +34,14 @@ Models are used through the latent-step interface: ``model.step(params, z)`` and
 units (identity observation model); the initial state of an observation x is
 ``model.initial_state(params, x)`` when the model has one, else ``z = x @ B`` with the first
 N units replaced by x when ``params`` has the initial-state map ``B: (N, M)``, else x.
+
+Backends: the statistics (histograms, FFTs, QR) run on the host in float64. Every public
+function that takes a series or an array accepts NumPy or CuPy arrays (or nested lists): it
+converts them once, at entry, with :func:`reference.backend.asnumpy`, and returns Python
+floats or NumPy arrays. The model itself runs on its own array module (``reference.backend.xp``):
+:func:`initial_state`, :func:`free_run` and :func:`generate` stay on that backend and return
+its arrays, and :func:`prediction_errors` and :func:`evaluate` move the test series there
+with ``xp.asarray`` and each model output back with ``asnumpy``.
 """
 
 from __future__ import annotations
@@ -82,7 +90,8 @@ def occupation_histogram(x, lo, hi, n_bins=30, variant="julia"):
     if variant not in VARIANTS:
         raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
     x = series("x", x, min_len=1)
-    width = np.asarray(hi, dtype=np.float64) - np.asarray(lo, dtype=np.float64)
+    lo = np.asarray(asnumpy(lo), dtype=np.float64)
+    width = np.asarray(asnumpy(hi), dtype=np.float64) - lo
     if width.shape != (x.shape[1],) or not np.all(width > 0):
         raise ValueError(f"hi: expected hi > lo in each of the {x.shape[1]} dimensions")
     k = np.floor(n_bins * (x - lo) / width)
@@ -95,7 +104,7 @@ def occupation_histogram(x, lo, hi, n_bins=30, variant="julia"):
 
 def laplace_smoothed(counts, alpha=LAPLACE_ALPHA):
     """Eq. (3.20): p = (h + alpha) / (sum h + alpha * number of bins); None for no counts."""
-    counts = np.asarray(counts, dtype=np.float64)
+    counts = np.asarray(asnumpy(counts), dtype=np.float64)
     total = counts.sum()
     if total == 0:
         return None
@@ -188,7 +197,7 @@ def gaussian_smooth(x, sigma, truncate=4.0):
     offsets = np.arange(-radius, radius + 1)
     w = np.exp(-0.5 * (offsets / sigma) ** 2)
     w /= w.sum()
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(asnumpy(x), dtype=np.float64)
     pad = [(0, 0)] * (x.ndim - 1) + [(radius, radius)]
     # numpy's "symmetric" repeats the edge sample (d c b a | a b c d), scipy's "reflect";
     # a pad longer than the signal needs repeated reflection, which np.pad does.
@@ -323,7 +332,7 @@ def ground_truth_floor(x_a, x_b, n_bins=30, sigma=20, variant="julia"):
 
 def summarise(values):
     """Mean, sd, SEM, median and MAD (median absolute deviation) over runs, NaN dropped."""
-    v = np.asarray(values, dtype=np.float64).ravel()
+    v = np.asarray(asnumpy(values), dtype=np.float64).ravel()
     kept = v[np.isfinite(v)]
     n = kept.size
     if n == 0:
