@@ -7,8 +7,9 @@
   validation series during training (and, with ``select_best``, keep the parameters with the
   lowest ``D_stsp + 10 D_H`` there: early stopping on held-out data), then evaluate the
   fixed-length protocol (generate 1.25 T from the first test point, drop 0.25 T) at every
-  length in ``eval_lengths``, next to the ground-truth floor at the same lengths and, when
-  the file is present, the authors' pretrained AL-RNN evaluated by the same code;
+  length in ``eval_lengths``, next to the ground-truth floor at the same lengths and the
+  authors' pretrained AL-RNN evaluated by the same code (its weights ship with the package,
+  ``results/pretrained_alrnn_m20_p2.npz``; see :func:`pretrained_alrnn`);
 * :func:`gradient_norms_vs_length` -- the gradient norm of loss (3.10) against the window
   length for free running, sparse and generalized teacher forcing (the "exploding gradients"
   figure).
@@ -28,8 +29,8 @@ from reference.dsr.train import TrainConfig, train
 
 DT = 0.01  # Lorenz-63 sampling step of the data sets
 LAMBDA_MAX_LORENZ = 0.906  # largest Lyapunov exponent of Lorenz-63 per unit time
-PRETRAINED = pathlib.Path(__file__).resolve().parents[2] / "tests" / "golden"
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"  # committed headline run
+PRETRAINED = RESULTS / "pretrained_alrnn_m20_p2.npz"  # the authors' AL-RNN, package data
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,15 @@ def evaluate_lengths(model, params, x_test, lengths):
 
 
 def pretrained_alrnn(path=None):
-    """The authors' pretrained M = 20, P = 2 AL-RNN as ``(model, params)``, or None."""
-    path = pathlib.Path(path) if path else PRETRAINED / "dsr_pretrained_alrnn.npz"
+    """The authors' pretrained M = 20, P = 2 AL-RNN as ``(model, params)``.
+
+    Reads :data:`PRETRAINED` (``results/pretrained_alrnn_m20_p2.npz``, installed with the
+    package; provenance in ``results/README.md``) or ``path``, any ``.npz`` with the arrays
+    ``pretrained_lorenz_m20_p2__{A,W,h,B,P}`` (``tests/golden/dsr_pretrained_alrnn.npz``,
+    the file it was copied from, is one). Returns None when the file does not exist, so a
+    run without the anchor still completes (its summary then has no pretrained entries).
+    """
+    path = pathlib.Path(path) if path else PRETRAINED
     if not path.exists():
         return None
     tag = "pretrained_lorenz_m20_p2__"
