@@ -95,22 +95,25 @@ def hebbian_plain(Ws, Es, P, Err, dWs, dEs, gamma_e, modulate, use_abs, m):
 
 
 def _modulate(A, D, use_abs, m):
-    """``D *= M(A)``, Eq. (5.9)."""
+    """``D *= M(A)``, Eq. (5.9); row by row, the order the arrays are stored in."""
     n, k = A.shape
-    m_max = A[0, 0] - A[0, 0]
     for j in range(k):
-        s = m_max - m_max
-        for i in range(n):
-            s += abs(A[i, j]) if use_abs else A[i, j]
-        m[j] = s
-        if j == 0 or s > m_max:
-            m_max = s
+        m[j] = A[0, 0] - A[0, 0]
+    for i in range(n):
+        for j in range(k):
+            m[j] += abs(A[i, j]) if use_abs else A[i, j]
+    m_max = m[0]
+    for j in range(1, k):
+        if m[j] > m_max:
+            m_max = m[j]
     for j in range(k):
         f = 2 * m[j] / m_max
         if f > 1:
             f = f - f + 1
-        for i in range(n):
-            D[i, j] *= f
+        m[j] = f
+    for i in range(n):
+        for j in range(k):
+            D[i, j] *= m[j]
 
 
 _activate_jit = njit(cache=True, nogil=True)(_activate)
