@@ -1,9 +1,14 @@
 """The chapter-5 NGC circuit built from ngc-learn 3.x components, timed (run in ngc-learn's venv).
 
-Called by ``bench_ngc.py`` as ``python ngclearn_ngc_circuit.py IN.npz OUT.json``; needs
-``ngclearn`` (JAX), so it runs in a separate interpreter. IN holds the weights ``W1..WL``,
-``E1..E(L-1)``, the batch ``x_i, x_o`` and the constants; OUT receives the timings and the
-settled errors (so the caller can check that this is the same circuit).
+Started by ``bench_ngc.py`` as ``python ngclearn_ngc_circuit.py IN.npz``; needs ``ngclearn``
+(JAX), so it runs in a separate interpreter. IN holds the weights ``W1..WL``, ``E1..E(L-1)``,
+the batch ``x_i, x_o`` and the constants. The child builds the circuit, makes one call
+(compilation) and prints a JSON line starting with ``@@`` (versions, compile time, thread
+count and CPU affinity, the settled errors so the caller can check that this is the same
+circuit); then, for every line ``n`` read from stdin, it makes ``n`` timed calls and prints
+``@@{"times": [...], "cpu_s": ..., "wall_s": ...}`` (CPU seconds of all its threads over
+the wall seconds of the burst: the cores it kept busy). An empty line or EOF ends it. This
+lets the caller interleave these calls with its own rows, so load hits all of them alike.
 
 Wiring (Eqs. 5.1-5.4, see ``reference/ngc/circuit.py``): a ``RateCell`` per hidden layer
 (``tau_m = 1 / beta``, Gaussian prior with leak ``gamma_v``, ReLU) driven only through
@@ -134,32 +139,53 @@ def settle_and_update(c, d, T):
     return [np.asarray(c["e"][l].dmu.get()) for l in range(L)]
 
 
-def main(src, dst):
+def threads():
+    """Number of threads of this process (Linux), else None."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def say(obj):
+    print("@@" + json.dumps(obj), flush=True)
+
+
+def main(src):
+    import os
+
+    import ngclearn
+
     d = dict(np.load(src))
-    T, reps = int(d["T"]), int(d["reps"])
-    batch = d["x_i"].shape[0]
-    _, c = build(d, batch)
+    T = int(d["T"])
+    _, c = build(d, d["x_i"].shape[0])
     t0 = time.perf_counter()
     errs = settle_and_update(c, d, T)  # compiles
     compile_s = time.perf_counter() - t0
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        errs = settle_and_update(c, d, T)
-        errs[0].sum()  # block until JAX is done
-        times.append(time.perf_counter() - t0)
-    import ngclearn
-
-    out = {
-        "times": times,
-        "compile_s": compile_s,
-        "errors": [e.tolist() for e in errs],
-        "ngclearn": getattr(ngclearn, "__version__", "?"),
-        "jax": jax.__version__,
-    }
-    with open(dst, "w") as f:
-        json.dump(out, f)
+    say(
+        {
+            "compile_s": compile_s,
+            "errors": [e.tolist() for e in errs],
+            "ngclearn": getattr(ngclearn, "__version__", "?"),
+            "jax": jax.__version__,
+            "threads": threads(),
+            "affinity": sorted(os.sched_getaffinity(0)),
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        }
+    )
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        times = []
+        w0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(int(line)):
+            t0 = time.perf_counter()
+            errs = settle_and_update(c, d, T)  # returns NumPy arrays: JAX has finished
+            times.append(time.perf_counter() - t0)
+        wall = time.perf_counter() - w0
+        say({"times": times, "cpu_s": time.process_time() - c0, "wall_s": wall})
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1])
