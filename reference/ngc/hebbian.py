@@ -32,19 +32,20 @@ from .circuit import num_layers, phi_fn, validate_params
 NORM_EPS = 1e-6
 
 
-def modulation(A, use_abs=True):
+def modulation(A, use_abs=True, name="A"):
     """Eq. (5.9): the modulation matrix of ``A`` (same shape), each column one factor.
 
     ``m_j = sum_i |A_ij|`` (or ``sum_i A_ij`` without ``use_abs``), scaled by twice its
     largest value and capped at 1, then broadcast over the rows. Columns whose total
     strength is below half the strongest column's get proportionally smaller updates.
+    ``name`` is the matrix's name in error messages.
     """
     if A.ndim != 2:
-        raise ValueError(f"A: expected a matrix, got shape {tuple(A.shape)}")
+        raise ValueError(f"{name}: expected a matrix, got shape {tuple(A.shape)}")
     m = xp.sum(xp.abs(A) if use_abs else A, axis=0)
     m_max = xp.max(m)
     if not m_max > 0:
-        raise ValueError(f"A: modulation needs a positive largest column sum, got {m_max}")
+        raise ValueError(f"{name}: modulation needs a positive largest column sum, got {m_max}")
     M = xp.minimum(2.0 * m / m_max, 1.0)
     return xp.broadcast_to(M, A.shape) * xp.ones_like(A)
 
@@ -72,13 +73,13 @@ def hebbian_updates(params, state, gamma_e, modulate=True, use_abs=True, phi="re
         W = params[f"W{l}"]
         d = phi_z[l].T @ e[l - 1]  # presynaptic activity x postsynaptic error
         if modulate:
-            d = d * modulation(W, use_abs)
+            d = d * modulation(W, use_abs, name=f"W{l}")
         dW[f"W{l}"] = d
         if l < L:
             E = params[f"E{l}"]
             dEl = gamma_e * d.T
             if modulate:
-                dEl = dEl * modulation(E, use_abs)
+                dEl = dEl * modulation(E, use_abs, name=f"E{l}")
             dE[f"E{l}"] = dEl
     return dW, dE
 

@@ -183,6 +183,14 @@ def hebbian_fast(params, state, gamma_e, modulate=True, use_abs=True, jit=True):
     c = lambda a: np.ascontiguousarray(a, dtype=dt)  # noqa: E731
     Ws = tuple(c(params[f"W{l}"]) for l in range(1, L + 1))
     Es = tuple(c(params[f"E{l}"]) for l in range(1, L))
+    if modulate:  # the same check as hebbian.modulation: Eq. (5.9) divides by the largest sum
+        names = [f"W{l}" for l in range(1, L + 1)] + [f"E{l}" for l in range(1, L)]
+        for name, A in zip(names, Ws + Es, strict=True):
+            m_max = (np.abs(A) if use_abs else A).sum(axis=0).max()
+            if not m_max > 0:
+                raise ValueError(
+                    f"{name}: modulation needs a positive largest column sum, got {m_max}"
+                )
     dWs = tuple(np.empty_like(W) for W in Ws)
     dEs = tuple(np.empty_like(E) for E in Es)
     m = np.empty(max(J), dt)

@@ -77,3 +77,15 @@ def test_kernel_checks_its_arguments(rng):
         kernels.settle_fast(params, x_i, x_o[:, :2], 5, 0.1, 0.01, 0.5)
     with pytest.raises(ValueError, match="phi"):
         kernels.settle_fast(params, x_i, x_o, 5, 0.1, 0.01, 0.5, phi="elu")
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_hebbian_kernel_rejects_a_matrix_without_positive_column_sum(rng, jit):
+    params, x_i, x_o = case(rng, (3, 5, 2))
+    s = circuit.settle(params, x_i, x_o, 5, 0.1, 0.01, 0.5)
+    bad = {**params, "W2": -np.abs(params["W2"])}  # every column sums below zero
+    with pytest.raises(ValueError, match="W2: modulation needs a positive"):
+        kernels.hebbian_fast(bad, s, 0.95, modulate=True, use_abs=False, jit=jit)
+    with pytest.raises(ValueError, match="W2: modulation needs a positive"):
+        hebbian.hebbian_updates(bad, s, 0.95, modulate=True, use_abs=False)
+    kernels.hebbian_fast(bad, s, 0.95, modulate=True, use_abs=True, jit=jit)  # |A| sums are fine
