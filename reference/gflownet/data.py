@@ -70,13 +70,13 @@ def _load_verified(path, expected_sha256):
         digest = sha256_of(path)
         if digest != expected_sha256:
             raise ValueError(
-                f"{path}: SHA-256 mismatch, expected {expected_sha256}, got {digest}; the "
+                f"path: SHA-256 mismatch for {path}, expected {expected_sha256}, got {digest}; the "
                 f"score table is corrupted or not the TF-Bind-8 table (see {DATA_DIR}/README.md)"
             )
     table = np.load(path, allow_pickle=False)
     if table.shape != (NUM_SEQUENCES,) or table.dtype.kind != "f":
         raise ValueError(
-            f"{path}: expected a float array of shape ({NUM_SEQUENCES},), "
+            f"path: expected a float array of shape ({NUM_SEQUENCES},) in {path}, "
             f"got {table.dtype} {table.shape}"
         )
     table.setflags(write=False)

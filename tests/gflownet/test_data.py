@@ -50,7 +50,7 @@ def test_checksum_mismatch_is_a_clear_error(tmp_path):
     raw = bytearray(bad.read_bytes())
     raw[-1] ^= 0xFF  # flip one byte of the last score
     bad.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+    with pytest.raises(ValueError, match="^path: SHA-256 mismatch"):
         data.load_scores(bad)
     # the caller may opt out for a table of their own
     table = data.load_scores(bad, expected_sha256=None)
@@ -62,7 +62,7 @@ def test_missing_or_malformed_table(tmp_path):
         data.load_scores(tmp_path / "nope.npy")
     short = tmp_path / "short.npy"
     np.save(short, np.zeros(10, dtype=np.float32))
-    with pytest.raises(ValueError, match=r"shape \(65536,\)"):
+    with pytest.raises(ValueError, match=r"^path: expected a float array of shape \(65536,\)"):
         data.load_scores(short, expected_sha256=None)
     with pytest.raises(ValueError, match="dtype"):
         data.load_scores(dtype=np.int64)
