@@ -322,15 +322,12 @@ def stochastic_db_grad(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended
     computed by :func:`sdb_grad_jit` (or the plain twin); ``dyn_logprobs=None``: plain DB."""
     from . import losses
 
-    K, B, V = losses._check_chain(log_flows, fwd_logits, bwd_logits, intended, realized,
-                                  log_reward)  # fmt: skip
-    mask = losses._check_mask(mask, (K - 1, B))
+    log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized, log_reward, mask = (
+        losses.check_sdb_inputs(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended,
+                                realized, log_reward, mask)
+    )  # fmt: skip
     if dyn_logprobs is None:
-        dyn_logprobs = np.zeros((K - 1, B, V))
-    if tuple(dyn_logprobs.shape) != (K - 1, B, V):
-        raise ValueError(
-            f"dyn_logprobs: expected shape {(K - 1, B, V)}, got {tuple(dyn_logprobs.shape)}"
-        )
+        dyn_logprobs = np.zeros((fwd_logits.shape[0] - 1, *fwd_logits.shape[1:]))
     f64 = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
     i64 = lambda x: np.ascontiguousarray(x, dtype=np.int64)  # noqa: E731
     fn = sdb_grad_jit if jit else sdb_grad_plain

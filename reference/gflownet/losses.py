@@ -20,6 +20,14 @@ Equations (s -> s' a transition, tau = (s_0 -> ... -> s_n = x) a trajectory)::
 
 Squared residuals carry no 1/2 (torchgfn's convention); DB and SDB average over the
 unmasked transitions, TB and ZVar over trajectories.
+
+Inputs may be lists or arrays (converted with ``xp.asarray``); a NaN or infinity raises a
+``ValueError`` naming the argument, also on padding (``0 * inf`` is NaN in a masked sum).
+-inf is accepted in two places only, where it means a probability of zero: the entries of
+``log_in``/``log_out`` that the masks of (4.10) switch off, and tokens other than the
+realized one in the rows of ``dyn_logprobs`` (4.15) (dynamics that rule a token out, as
+the known sticky kernel at alpha = 0 does); those rows must be log-normalised.
+The numba training path calls its fused kernels directly and checks once per run.
 """
 
 from __future__ import annotations
@@ -44,6 +52,29 @@ def masked_log_softmax(logits, valid):
         raise ValueError("valid: every row needs at least one valid entry")
     shifted = xp.where(valid, logits, -np.inf)
     return nn.log_softmax(shifted)
+
+
+def _traced(a):
+    """True for an autograd box (a gradient check tracing the loss): not converted or checked."""
+    return type(a).__module__.startswith("autograd")
+
+
+def _floats(name, a, shape=None, where=None):
+    """``a`` as an ``xp`` float array of ``shape`` (None: any) with finite values where
+    ``where`` is True (None: everywhere)."""
+    if not _traced(a):
+        a = xp.asarray(a)
+        a = a if a.dtype.kind == "f" else a.astype(float)
+    if shape is not None and tuple(a.shape) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(a.shape)}")
+    if not _traced(a):
+        bad = ~xp.isfinite(a) if where is None else ~xp.isfinite(a) & where
+        if bool(xp.any(bad)):
+            first = tuple(int(i) for i in xp.argwhere(bad)[0])
+            raise ValueError(
+                f"{name}: expected finite values, found {float(a[first])} at index {first}"
+            )
+    return a
 
 
 def _onehot(tokens, vocab):
@@ -93,9 +124,10 @@ def flow_matching(log_in, in_mask, log_out, out_mask):
     ``log_in (N, P)``: log edge flows into the state (``in_mask`` marks real parents);
     ``log_out (N, C)``: log edge flows out of it *and* its log reward as one more column
     (``out_mask`` marks the real ones: children, and the reward column of terminal states).
-    Loss: mean over states of ``(logsumexp(in) - logsumexp(out))^2``.
+    Loss: mean over states of ``(logsumexp(in) - logsumexp(out))^2``. Entries the masks
+    switch off are ignored (-inf there, the log of a zero flow, is fine).
     """
-    in_mask, out_mask = _check_rows(in_mask, "in_mask"), _check_rows(out_mask, "out_mask")
+    log_in, in_mask, log_out, out_mask = _check_fm(log_in, in_mask, log_out, out_mask)
     _, lhs = _masked_softmax(log_in, in_mask)
     _, rhs = _masked_softmax(log_out, out_mask)
     r = lhs - rhs
@@ -103,7 +135,7 @@ def flow_matching(log_in, in_mask, log_out, out_mask):
 
 
 def flow_matching_grad(log_in, in_mask, log_out, out_mask):
-    in_mask, out_mask = _check_rows(in_mask, "in_mask"), _check_rows(out_mask, "out_mask")
+    log_in, in_mask, log_out, out_mask = _check_fm(log_in, in_mask, log_out, out_mask)
     p_in, lhs = _masked_softmax(log_in, in_mask)
     p_out, rhs = _masked_softmax(log_out, out_mask)
     r = lhs - rhs
@@ -112,11 +144,22 @@ def flow_matching_grad(log_in, in_mask, log_out, out_mask):
     return xp.mean(r * r), r, grads
 
 
-def _check_rows(mask, name):
+def _check_rows(mask, name, shape):
     mask = np.asarray(mask, dtype=bool)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {mask.shape}")
     if mask.ndim != 2 or not mask.any(axis=1).all():
         raise ValueError(f"{name}: expected (N, k) booleans with a True in every row")
     return mask
+
+
+def _check_fm(log_in, in_mask, log_out, out_mask):
+    in_mask = _check_rows(in_mask, "in_mask", np.shape(log_in))
+    out_mask = _check_rows(out_mask, "out_mask", np.shape(log_out))
+    if out_mask.shape[0] != in_mask.shape[0]:
+        raise ValueError(f"log_out: expected {in_mask.shape[0]} rows, got {out_mask.shape[0]}")
+    log_in = _floats("log_in", log_in, where=in_mask)
+    return log_in, in_mask, _floats("log_out", log_out, where=out_mask), out_mask
 
 
 # --------------------------------------------------------------------------- (4.11) DB
@@ -127,6 +170,11 @@ def detailed_balance(log_F_from, log_pf, log_F_to, log_pb, mask):
 
     Loss: ``sum(mask r^2) / sum(mask)``. Returns ``(loss, r)`` (r on padding is not zeroed).
     """
+    log_pf = _floats("log_pf", log_pf)
+    log_F_from, log_F_to, log_pb = (
+        _floats(name, a, log_pf.shape)
+        for name, a in (("log_F_from", log_F_from), ("log_F_to", log_F_to), ("log_pb", log_pb))
+    )
     mask = _check_mask(mask, log_pf.shape)
     r = log_F_from + log_pf - log_F_to - log_pb
     return xp.sum(mask * r * r) / mask.sum(), r
@@ -143,7 +191,8 @@ def detailed_balance_grad(log_F_from, log_pf, log_F_to, log_pb, mask):
 
 def trajectory_balance(log_Z, log_pf, log_pb, log_reward, mask):
     """Eq. (4.12): ``mean_b r_b^2`` with ``r_b = log Z + sum_t m (log P_F - log P_B) - log R``."""
-    mask = _check_mask(mask, log_pf.shape)
+    log_Z = _floats("log_Z", log_Z, ())
+    log_pf, log_pb, log_reward, mask = _check_trajectories(log_pf, log_pb, log_reward, mask)
     r = log_Z + xp.sum(mask * (log_pf - log_pb), axis=0) - log_reward
     return xp.mean(r * r), r
 
@@ -163,7 +212,7 @@ def log_partition_variance(log_pf, log_pb, log_reward, mask):
     """Eq. (4.14): each trajectory's estimate ``log Z_b = log R - sum (log P_F - log P_B)``
     should agree; the loss is the batch variance (1/B) of ``s_b = -log Z_b``.
     Returns ``(loss, s - mean(s))``."""
-    mask = _check_mask(mask, log_pf.shape)
+    log_pf, log_pb, log_reward, mask = _check_trajectories(log_pf, log_pb, log_reward, mask)
     s = xp.sum(mask * (log_pf - log_pb), axis=0) - log_reward
     c = s - xp.mean(s)
     return xp.mean(c * c), c
@@ -180,15 +229,13 @@ def log_partition_variance_grad(log_pf, log_pb, log_reward, mask):
 
 
 def _subtb_pieces(log_F, log_pf, log_pb, mask, lam):
+    log_pf = _floats("log_pf", log_pf)
+    log_pb = _floats("log_pb", log_pb, log_pf.shape)
+    log_F = _floats("log_F", log_F, (log_pf.shape[0] + 1, *log_pf.shape[1:]))
     mask = _check_mask(mask, log_pf.shape)
     m = np.asarray(mask, dtype=float)
     if np.any(np.diff(m, axis=0) > 0):
         raise ValueError("mask: expected each column to be ones followed by zeros")
-    if tuple(log_F.shape) != (log_pf.shape[0] + 1, log_pf.shape[1]):
-        raise ValueError(
-            f"log_F: expected shape {(log_pf.shape[0] + 1, log_pf.shape[1])}, got "
-            f"{tuple(log_F.shape)}"
-        )
     if not (0.0 < lam):
         raise ValueError(f"lam: expected a positive number, got {lam}")
     T = log_pf.shape[0]
@@ -222,23 +269,27 @@ def subtrajectory_balance_grad(log_F, log_pf, log_pb, mask, lam=0.9):
     return loss, r, {"log_F": d_F, "log_pf": m * d_delta, "log_pb": -m * d_delta}
 
 
+def _check_trajectories(log_pf, log_pb, log_reward, mask):
+    """The arguments of TB (4.12) and ZVar (4.14), converted and checked."""
+    log_pf = _floats("log_pf", log_pf)
+    log_pb = _floats("log_pb", log_pb, log_pf.shape)
+    log_reward = _floats("log_reward", log_reward, log_pf.shape[1:])
+    return log_pf, log_pb, log_reward, _check_mask(mask, log_pf.shape)
+
+
 # --------------------------------------------------------------------------- (4.15) SDB
 
 
-def _sdb_pieces(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized,
-                log_reward, mask):  # fmt: skip
-    K, B, V = _check_chain(log_flows, fwd_logits, bwd_logits, intended, realized, log_reward)
-    mask = _check_mask(mask, (K - 1, B))
+def _sdb_pieces(*args):
+    log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized, log_reward, mask = (
+        check_sdb_inputs(*args)
+    )
     log_pf, log_pb = transition_logprobs(fwd_logits, bwd_logits, intended)
-    if dyn_logprobs is not None:
-        if tuple(dyn_logprobs.shape) != (K - 1, B, V):
-            raise ValueError(
-                f"dyn_logprobs: expected shape {(K - 1, B, V)}, got {tuple(dyn_logprobs.shape)}"
-            )
-        X = _onehot(np.asarray(realized)[1:], V)
-        log_pf = log_pf + xp.sum(dyn_logprobs * X, axis=-1)
+    if dyn_logprobs is not None:  # pick log Phat[x] (where, not a product: -inf * 0 is NaN)
+        X = _onehot(realized[1:], fwd_logits.shape[-1]) > 0
+        log_pf = log_pf + xp.sum(xp.where(X, dyn_logprobs, 0.0), axis=-1)
     log_F_to = xp.concatenate([log_flows[1:-1], log_reward[None, :]])
-    return mask, log_pf, log_pb, log_F_to
+    return log_flows, fwd_logits, bwd_logits, intended, mask, log_pf, log_pb, log_F_to
 
 
 def stochastic_db_loss(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized,
@@ -260,9 +311,10 @@ def stochastic_db_loss(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended
     (prefixes of lengths 1..L, K = L) the first transition from the empty prefix is left
     out; passing the chain 0..L (K = L + 1, a dummy token in row 0) includes it.
     ``dyn_logprobs=None`` drops the Phat term: the deterministic DB baseline.
+    Inputs are checked by :func:`check_sdb_inputs`.
     Returns ``(loss, residuals (K - 1, B))``.
     """
-    mask, log_pf, log_pb, log_F_to = _sdb_pieces(
+    log_flows, _, _, _, mask, log_pf, log_pb, log_F_to = _sdb_pieces(
         log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized, log_reward, mask
     )
     return detailed_balance(log_flows[:-1], log_pf, log_F_to, log_pb, mask)
@@ -272,7 +324,7 @@ def stochastic_db_grad(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended
                        log_reward, mask):  # fmt: skip
     """:func:`stochastic_db_loss` and its gradient w.r.t. ``log_flows``, ``fwd_logits``,
     ``bwd_logits`` and ``log_reward`` (Phat gets none). Returns ``(loss, residuals, grads)``."""
-    mask, log_pf, log_pb, log_F_to = _sdb_pieces(
+    log_flows, fwd_logits, bwd_logits, intended, mask, log_pf, log_pb, log_F_to = _sdb_pieces(
         log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized, log_reward, mask
     )
     loss, r, g = detailed_balance_grad(log_flows[:-1], log_pf, log_F_to, log_pb, mask)
@@ -332,21 +384,57 @@ def _check_mask(mask, shape):
     return m.astype(float)
 
 
-def _check_chain(log_flows, fwd_logits, bwd_logits, intended, realized, log_reward):
+LOGNORM_TOL = 1e-6  # |logsumexp| allowed for a row of dyn_logprobs
+
+
+def check_sdb_inputs(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized,
+                     log_reward, mask):  # fmt: skip
+    """The arguments of (4.15), converted (``xp`` floats, NumPy integer tokens, mask as
+    floats) and checked: shapes, token ranges, finite values. ``dyn_logprobs`` (None or
+    ``(K - 1, B, V)``) may hold -inf for a token the dynamics rule out, never for the
+    realized token, and every row must be log-normalised within ``LOGNORM_TOL``."""
+    fwd_logits = _floats("fwd_logits", fwd_logits)
     if fwd_logits.ndim != 3:
         raise ValueError(f"fwd_logits: expected (K, B, V), got shape {tuple(fwd_logits.shape)}")
     K, B, V = fwd_logits.shape
     if K < 2:
         raise ValueError(f"fwd_logits: expected a chain of K >= 2 prefixes, got K = {K}")
-    expected = {"bwd_logits": (bwd_logits, (K, B, V)), "log_flows": (log_flows, (K, B)),
-                "log_reward": (log_reward, (B,))}  # fmt: skip
-    for name, (arr, shape) in expected.items():
-        if tuple(arr.shape) != shape:
-            raise ValueError(f"{name}: expected shape {shape}, got {tuple(arr.shape)}")
+    bwd_logits = _floats("bwd_logits", bwd_logits, (K, B, V))
+    log_flows = _floats("log_flows", log_flows, (K, B))
+    log_reward = _floats("log_reward", log_reward, (B,))
+    tokens = []
     for name, tok in (("intended", intended), ("realized", realized)):
         tok = np.asarray(tok)
         if tok.shape != (K, B) or not np.issubdtype(tok.dtype, np.integer):
             raise ValueError(f"{name}: expected integer tokens of shape {(K, B)}")
         if tok.min() < 0 or tok.max() >= V:
             raise ValueError(f"{name}: expected tokens in 0..{V - 1}")
-    return K, B, V
+        tokens.append(tok)
+    mask = _check_mask(mask, (K - 1, B))
+    if dyn_logprobs is not None:
+        dyn_logprobs = _check_log_normalised(dyn_logprobs, tokens[1][1:], (K - 1, B, V))
+    return (log_flows, fwd_logits, bwd_logits, dyn_logprobs, *tokens, log_reward, mask)
+
+
+def _check_log_normalised(logp, realized, shape):
+    """``dyn_logprobs``: rows of log-probabilities, -inf allowed except at ``realized``."""
+    name = "dyn_logprobs"
+    if _traced(logp):
+        return _floats(name, logp, shape)
+    logp = _floats(name, logp, shape, where=~np.isneginf(np.asarray(logp)))
+    picked = np.take_along_axis(np.asarray(logp), realized[..., None], axis=-1)[..., 0]
+    if np.isneginf(picked).any():
+        first = tuple(int(i) for i in np.argwhere(np.isneginf(picked))[0])
+        raise ValueError(
+            f"{name}: the realized token {int(realized[first])} has log-probability -inf at "
+            f"(k, b) = {first}: a transition the dynamics rule out cannot have happened"
+        )
+    top = xp.max(logp, axis=-1, keepdims=True)  # finite: the realized entry is
+    lse = top[..., 0] + xp.log(xp.sum(xp.exp(logp - top), axis=-1))
+    worst = float(xp.max(xp.abs(lse)))
+    if worst > LOGNORM_TOL:
+        raise ValueError(
+            f"{name}: expected rows of log-probabilities (|logsumexp over the last axis| <= "
+            f"{LOGNORM_TOL:g}), worst row off by {worst:.3g}"
+        )
+    return logp

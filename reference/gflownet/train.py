@@ -140,6 +140,7 @@ class TrainState:
     iteration: int = 0
     replay: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
+    rng_state: dict | None = None  # the Generator's bit_generator.state after `iteration`
 
 
 def init_state(config, length, vocab, rng):
@@ -168,7 +169,7 @@ def make_log_policy(params, length, vocab, scale=1.0):
 
 
 def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, callback=None,
-          checkpoint_path=None, state=None, kernel="numpy"):  # fmt: skip
+          checkpoint_path=None, state=None, kernel="numpy", checkpoint_every=None):  # fmt: skip
     """Run ``config.iterations`` iterations on the reward table ``scores`` (V^L,), indexed by
     the base-4 code (4.1). ``offline_codes`` are codes of offline sequences (None or empty:
     on-policy only). ``callback(iteration, state)`` runs after every iteration.
@@ -176,6 +177,12 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
     batch assembly, both networks' forward and backward, the SDB loss and gradient, the
     dynamics cross-entropy and clipping + Adam in compiled kernels; same random stream, same
     numbers up to round-off); depth-2 networks.
+    ``checkpoint_path``: where :func:`save_checkpoint` writes the state at the end and, with
+    ``checkpoint_every = n``, also after every n-th iteration (the same file, overwritten;
+    before ``callback`` runs). ``state``: continue from it (``load_checkpoint``) up to
+    ``config.iterations``; with its ``rng_state`` (every checkpoint has one) the random
+    stream continues too, so a resumed run is bit-identical to an uninterrupted one, on
+    either kernel; without it the stream restarts from ``config.seed``.
     Returns the final :class:`TrainState` (its ``history`` holds per-iteration values)."""
     from tqdm.auto import tqdm
 
@@ -184,9 +191,18 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         raise ValueError(f"scores: expected shape ({vocab**length},), got {scores.shape}")
     if kernel not in ("numpy", "numba"):
         raise ValueError(f"kernel: expected 'numpy' or 'numba', got {kernel!r}")
+    if checkpoint_every is not None and not (
+        isinstance(checkpoint_every, int) and checkpoint_every >= 1 and checkpoint_path
+    ):
+        raise ValueError(
+            f"checkpoint_every: expected None or an int >= 1 with a checkpoint_path, got "
+            f"{checkpoint_every!r} (checkpoint_path={checkpoint_path!r})"
+        )
     rng = np.random.default_rng(config.seed)
     if state is None:
         state = init_state(config, length, vocab, rng)
+    elif state.rng_state is not None:
+        rng.bit_generator.state = state.rng_state
     use_offline = offline_codes is not None and len(offline_codes) and config.batch_offline > 0
     offline = np.asarray(offline_codes) if use_offline else np.zeros(0, dtype=np.int64)
     if kernel == "numba":
@@ -249,8 +265,12 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
         h["reward"].append(reward)
         if progress and it % 50 == 0:
             bar.set_postfix(loss=f"{loss:.3g}", R=f"{reward:.3f}")
+        if checkpoint_every is not None and state.iteration % checkpoint_every == 0:
+            state.rng_state = rng.bit_generator.state
+            save_checkpoint(checkpoint_path, config, state)
         if callback is not None:
             callback(it, state)
+    state.rng_state = rng.bit_generator.state
     if checkpoint_path is not None:
         save_checkpoint(checkpoint_path, config, state)
     return state
@@ -260,7 +280,8 @@ def train(config, scores, offline_codes=None, length=8, vocab=4, progress=True, 
 
 
 def save_checkpoint(path, config, state):
-    """Parameters, optimiser states, log Z and history in one ``.npz`` (``reference.io``)."""
+    """Parameters, optimiser states, log Z, the replay buffer, the random generator's state
+    and the history in one ``.npz`` (``reference.io``): all a run needs to resume exactly."""
     tree = {
         "policy": state.policy,
         "policy_opt": state.policy_opt,
@@ -269,6 +290,8 @@ def save_checkpoint(path, config, state):
         "dynamics": state.dynamics,
         "dynamics_opt": state.dynamics_opt,
         "iteration": int(state.iteration),
+        "replay": state.replay,
+        "rng_state": state.rng_state,
         "history": {k: np.asarray(v, dtype=np.float64) for k, v in state.history.items()},
     }
     return io.save(path, tree, metadata={"config": dataclasses.asdict(config),
@@ -277,7 +300,8 @@ def save_checkpoint(path, config, state):
 
 def load_checkpoint(path):
     """Inverse of :func:`save_checkpoint`: ``(TrainConfig, TrainState)``; training resumes
-    from it with ``train(config, ..., state=state)`` (the random stream restarts)."""
+    from it with ``train(config, ..., state=state)``, bit-identically (random stream
+    included) when the checkpoint holds ``rng_state``."""
     tree, meta = io.load(path)
     config = TrainConfig(**meta["config"])
     state = TrainState(
@@ -288,6 +312,8 @@ def load_checkpoint(path):
         dynamics=tree["dynamics"],
         dynamics_opt=tree["dynamics_opt"],
         iteration=int(tree["iteration"]),
+        replay=tree.get("replay", {}),
+        rng_state=tree.get("rng_state"),
         history={k: list(v) for k, v in tree["history"].items()},
     )
     return config, state

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference import gradcheck, nn
-from reference.gflownet import losses
+from reference.gflownet import kernels, losses
 
 AUTO_TOL, FD_TOL = 1e-12, 1e-7
 
@@ -102,6 +102,87 @@ def test_sdb_validation(rng):
         sdb_call(losses.stochastic_db_loss, x, tok, mask[:-1])
     with pytest.raises(ValueError, match="log_reward"):
         sdb_call(losses.stochastic_db_loss, {**x, "log_reward": x["log_reward"][:1]}, tok, mask)
+
+
+@pytest.mark.parametrize("fn", [losses.stochastic_db_loss, losses.stochastic_db_grad,
+                                kernels.stochastic_db_grad])  # fmt: skip
+def test_sdb_validation_of_values(rng, fn):
+    """Lists are arrays; NaN/inf name the argument; Phat rows must be log-normalised and
+    may hold -inf only for tokens other than the realized one."""
+    x, tok, mask = sdb_inputs(rng, 4, 2, 3)
+    as_lists = {k: v.tolist() for k, v in x.items()}
+    loss, r = sdb_call(fn, as_lists, {k: v.tolist() for k, v in tok.items()}, mask.tolist())[:2]
+    np.testing.assert_allclose(r, sdb_call(fn, x, tok, mask)[1], rtol=1e-13, atol=1e-13)
+    for name in ("log_flows", "fwd_logits", "bwd_logits", "log_reward", "dyn_logprobs"):
+        for bad in (np.nan, np.inf, -np.inf):
+            if name == "dyn_logprobs" and bad == -np.inf:
+                continue  # -inf is meaningful there (below)
+            a = x[name].copy()
+            a.flat[1] = bad
+            with pytest.raises(ValueError, match=f"^{name}: expected finite values"):
+                sdb_call(fn, {**x, name: a}, tok, mask)
+    with pytest.raises(ValueError, match=r"^dyn_logprobs: expected rows .* off by 0\.5"):
+        shifted = x["dyn_logprobs"] + np.array([0, 0.5, 0])[:, None, None]
+        sdb_call(fn, {**x, "dyn_logprobs": shifted}, tok, mask)
+    # a token the dynamics rule out (log Phat = -inf): fine unless it is the realized one
+    x_tok = tok["realized"][1:]
+    dyn = np.full(x["dyn_logprobs"].shape, -np.inf)
+    np.put_along_axis(dyn, x_tok[..., None], 0.0, axis=-1)  # deterministic dynamics
+    loss, r = sdb_call(fn, {**x, "dyn_logprobs": dyn}, tok, mask)[:2]
+    assert np.isfinite(loss) and np.all(np.isfinite(r))
+    _, r0 = sdb_call(losses.stochastic_db_loss, {**x, "dyn_logprobs": None}, tok, mask)
+    np.testing.assert_allclose(r, r0, rtol=1e-13, atol=1e-13)  # log Phat[x] = 0: plain DB
+    impossible = np.roll(dyn, 1, axis=-1)
+    with pytest.raises(ValueError, match="^dyn_logprobs: .*realized token"):
+        sdb_call(fn, {**x, "dyn_logprobs": impossible}, tok, mask)
+
+
+def test_db_tb_zvar_subtb_fm_validation(rng):
+    T, B = 3, 2
+    mask = prefix_mask(rng, T, B)
+    pf, pb, F, R = (
+        -rng.random((T, B)),
+        -rng.random((T, B)),
+        rng.normal(size=(T, B)),
+        rng.normal(size=B),
+    )
+    F_sub = np.concatenate([F, R[None]])  # SubTB's log F along the chain, log R last
+    calls = {
+        "db": lambda pf=pf, pb=pb, R=R: losses.detailed_balance(F, pf, F + 1, pb, mask),
+        "tb": lambda pf=pf, pb=pb, R=R: losses.trajectory_balance(0.5, pf, pb, R, mask),
+        "zvar": lambda pf=pf, pb=pb, R=R: losses.log_partition_variance(pf, pb, R, mask),
+        "subtb": lambda pf=pf, pb=pb, R=R: losses.subtrajectory_balance(F_sub, pf, pb, mask),
+    }  # fmt: skip
+    for name, call in calls.items():
+        ref = call()[0]
+        assert call(pf.tolist(), pb.tolist(), R.tolist())[0] == pytest.approx(ref, rel=1e-14)
+        for bad in (np.nan, -np.inf):  # -inf log P: an impossible transition (padding too)
+            a = pf.copy()
+            a[-1, -1] = bad
+            with pytest.raises(ValueError, match=r"^log_pf: expected finite values.*\(2, 1\)"):
+                call(pf=a)
+            with pytest.raises(ValueError, match="^log_pb: expected finite values"):
+                call(pb=a)
+        if name in ("tb", "zvar"):
+            with pytest.raises(ValueError, match="^log_reward: expected finite values"):
+                call(R=np.array([0.0, -np.inf]))
+            with pytest.raises(ValueError, match=r"^log_reward: expected shape \(2,\)"):
+                call(R=R[:1])
+    with pytest.raises(ValueError, match=r"^log_F_to: expected shape \(3, 2\)"):
+        losses.detailed_balance(F, pf, F[:, :1], pb, mask)
+    with pytest.raises(ValueError, match="^log_Z: expected finite values"):
+        losses.trajectory_balance_grad(np.nan, pf, pb, R, mask)
+    # FM: -inf (a zero edge flow) or NaN is ignored where the mask is off, an error where on
+    log_in, in_mask = np.array([[0.0, -np.inf]]), [[True, False]]
+    log_out, out_mask = np.array([[np.nan, 0.0]]), [[False, True]]
+    loss, r = losses.flow_matching(log_in.tolist(), in_mask, log_out, out_mask)
+    assert loss == 0.0 and r.tolist() == [0.0]
+    with pytest.raises(ValueError, match="^log_in: expected finite values"):
+        losses.flow_matching_grad(log_in, [[True, True]], log_out, out_mask)
+    with pytest.raises(ValueError, match="^log_out: expected finite values"):
+        losses.flow_matching(log_in, in_mask, log_out, [[True, True]])
+    with pytest.raises(ValueError, match=r"^in_mask: expected shape \(1, 2\)"):
+        losses.flow_matching(log_in, [[True]], log_out, out_mask)
 
 
 # --------------------------------------------------------------------------- DB, TB, ZVar, SubTB

@@ -1,11 +1,14 @@
 """Training loop: reward schedule, loss gradients of every method through both networks
 (central differences), a short run on a tiny landscape, checkpoints, validation."""
 
+import shutil
+
 import numpy as np
 import pytest
 
 from reference import gradcheck, nn
 from reference.gflownet import train
+from reference.gflownet.mlp_kernels import MLP_KEYS
 
 L, V = 3, 2
 
@@ -59,10 +62,12 @@ def test_db_ignores_the_dynamics_and_sdb_uses_them(rng):
     realized, intended, log_R = batch(rng)
     cfg_db, state = tiny_state("db", rng, actions="intended")
     cfg_sdb = train.TrainConfig(method="sdb", hidden=5)
-    dyn0 = np.zeros((L, realized.shape[0], V))  # log Phat = 0: SDB reduces to DB
-    a = train.policy_loss_and_grads(cfg_db, state, realized, intended, log_R, dyn0 - 5.0)
+    dyn0 = np.full((L, realized.shape[0], V), -np.inf)  # deterministic dynamics:
+    np.put_along_axis(dyn0, realized.T[..., None], 0.0, axis=-1)  # log Phat[x] = 0, SDB = DB
+    dyn = nn.log_softmax(rng.normal(size=dyn0.shape))
+    a = train.policy_loss_and_grads(cfg_db, state, realized, intended, log_R, dyn)
     b = train.policy_loss_and_grads(cfg_sdb, state, realized, intended, log_R, dyn0)
-    c = train.policy_loss_and_grads(cfg_sdb, state, realized, intended, log_R, dyn0 - 0.5)
+    c = train.policy_loss_and_grads(cfg_sdb, state, realized, intended, log_R, dyn)
     assert a[0] == pytest.approx(b[0], rel=1e-14) and c[0] != pytest.approx(a[0])
 
 
@@ -119,6 +124,41 @@ def test_short_training_run_learns_and_checkpoints(tmp_path):
         assert np.array_equal(state2.history["loss"], h["loss"])
 
 
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_resumed_run_is_bit_identical(tmp_path, kernel):
+    """20 iterations in one go against 10, a checkpoint (written by checkpoint_every=10),
+    then 10 more from the loaded checkpoint: the same parameters, Adam moments, replay buffer
+    and losses, bit for bit (the generator's state and the replay buffer are saved)."""
+    rng = np.random.default_rng(3)
+    scores = rng.random(V**L)
+    offline = np.arange(V**L)[scores < np.median(scores)]
+    cfg = train.TrainConfig(method="sdb", alpha=0.25, iterations=20, hidden=8, batch_online=4,
+                            batch_offline=2, dynamics="replay", dynamics_batch=8,
+                            seed=5)  # fmt: skip
+    path, mid = tmp_path / "run.npz", tmp_path / "mid.npz"
+
+    def keep_the_10th(it, state):
+        if it == 9:
+            shutil.copy(path, mid)
+
+    run = dict(length=L, vocab=V, progress=False, kernel=kernel)
+    whole = train.train(cfg, scores, offline, checkpoint_path=path, checkpoint_every=10,
+                        callback=keep_the_10th, **run)  # fmt: skip
+    cfg2, state = train.load_checkpoint(mid)
+    assert cfg2 == cfg and state.iteration == 10 and len(state.replay["targets"]) == 10 * 4 * L
+    resumed = train.train(cfg2, scores, offline, state=state, **run)
+    assert resumed.history == whole.history and resumed.rng_state == whole.rng_state
+    for name in ("policy", "dynamics"):
+        for k in MLP_KEYS:
+            assert np.array_equal(getattr(resumed, name)[k], getattr(whole, name)[k]), (name, k)
+            opt_a, opt_b = getattr(resumed, name + "_opt"), getattr(whole, name + "_opt")
+            assert np.array_equal(opt_a["m"][k], opt_b["m"][k]) and opt_a["step"] == opt_b["step"]
+    for k in ("inputs", "targets"):
+        assert np.array_equal(resumed.replay[k], whole.replay[k])
+    _, last = train.load_checkpoint(path)  # the final checkpoint: the whole run
+    assert last.iteration == 20 and last.history["loss"] == whole.history["loss"]
+
+
 def test_validation():
     with pytest.raises(ValueError, match="method"):
         train.TrainConfig(method="ppo")
@@ -127,3 +167,6 @@ def test_validation():
     with pytest.raises(ValueError, match="scores"):
         train.train(train.TrainConfig(iterations=1), np.ones(5), length=L, vocab=V,
                     progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        train.train(train.TrainConfig(iterations=1), np.ones(V**L), length=L, vocab=V,
+                    progress=False, checkpoint_every=5)  # fmt: skip
