@@ -10,6 +10,7 @@ from scipy.special import logsumexp, softmax
 
 from reference import vectors
 from reference.__main__ import main
+from tests.gflownet.test_metrics import python_levenshtein
 
 NAMES = {
     "gflownet.sequence_to_code",
@@ -24,6 +25,13 @@ NAMES = {
     "gflownet.tb_zvar",
     "gflownet.subtb",
     "gflownet.dynamics_cross_entropy",
+    "gflownet.flow_matching",
+    "gflownet.transition_logprobs",
+    "gflownet.encode_prefixes",
+    "gflownet.policy_network",
+    "gflownet.dynamics_network",
+    "gflownet.reward",
+    "gflownet.sample_metrics",
 }
 
 
@@ -110,3 +118,21 @@ def test_hypergrid_vectors_by_hand(vector_dir):
     pf = out["balanced_pf"]
     np.testing.assert_allclose(pf.sum(axis=1), 1.0, rtol=1e-12)
     assert pf[3, 1] == 0 and pf[12, 0] == 0  # (0, 3) cannot move on axis 1, (3, 0) on axis 0
+
+
+def test_reward_and_sample_metrics_by_plain_formulas(vector_dir):
+    inp, out, _ = vectors.read(vector_dir, "gflownet.reward")
+    for t, e in zip(inp["t"], out["exponent"], strict=True):
+        assert e == pytest.approx(1 + 2 * (1 - 1 / (1 + t / 3)), rel=1e-15)
+    expected = [np.log(0.25), 0.0, *[np.log(1e-32)] * 4]  # 0, -0.3, NaN, inf -> floor
+    np.testing.assert_allclose(out["log_reward"], expected, rtol=1e-15)
+    inp, out, _ = vectors.read(vector_dir, "gflownet.sample_metrics")
+    codes, R = inp["codes"].astype(int), inp["scores"]
+    assert sorted(R[out["top_k"].astype(int)]) == sorted(R[codes])[-3:]
+    pm = inp["p"][inp["mode_codes"].astype(int)]
+    assert out["expected_modes_found"] == pytest.approx(np.sum(1 - (1 - pm) ** 50), rel=1e-12)
+    seqs = [np.base_repr(c, 3).zfill(4) for c in codes]
+    pairs = [(a, b) for i, a in enumerate(seqs) for b in seqs[i + 1 :]]
+    assert out["diversity"] == pytest.approx(
+        np.mean([python_levenshtein(a, b) for a, b in pairs]), rel=1e-14
+    )
