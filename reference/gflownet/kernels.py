@@ -320,10 +320,10 @@ def stochastic_db_grad(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended
                        log_reward, mask, jit=True):  # fmt: skip
     """Twin of ``losses.stochastic_db_grad`` (same arguments, ``(loss, residuals, grads)``)
     computed by :func:`sdb_grad_jit` (or the plain twin); ``dyn_logprobs=None``: plain DB."""
-    from . import losses
+    from .checks import check_sdb_inputs
 
     log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized, log_reward, mask = (
-        losses.check_sdb_inputs(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended,
+        check_sdb_inputs(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended,
                                 realized, log_reward, mask)
     )  # fmt: skip
     if dyn_logprobs is None:

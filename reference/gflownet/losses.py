@@ -26,8 +26,9 @@ Inputs may be lists or arrays (converted with ``xp.asarray``); a NaN or infinity
 -inf is accepted in two places only, where it means a probability of zero: the entries of
 ``log_in``/``log_out`` that the masks of (4.10) switch off, and tokens other than the
 realized one in the rows of ``dyn_logprobs`` (4.15) (dynamics that rule a token out, as
-the known sticky kernel at alpha = 0 does); those rows must be log-normalised.
-The numba training path calls its fused kernels directly and checks once per run.
+the known sticky kernel at alpha = 0 does); those rows must be log-normalised. The checks
+live in ``checks.py``. The numba training path calls its fused kernels directly and
+checks once per run.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ import numpy as np
 
 from reference import nn
 from reference.backend import xp
+
+from .checks import (
+    check_cross_entropy,
+    check_fm,
+    check_mask,
+    check_sdb_inputs,
+    check_trajectories,
+    floats,
+)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -52,29 +62,6 @@ def masked_log_softmax(logits, valid):
         raise ValueError("valid: every row needs at least one valid entry")
     shifted = xp.where(valid, logits, -np.inf)
     return nn.log_softmax(shifted)
-
-
-def _traced(a):
-    """True for an autograd box (a gradient check tracing the loss): not converted or checked."""
-    return type(a).__module__.startswith("autograd")
-
-
-def _floats(name, a, shape=None, where=None):
-    """``a`` as an ``xp`` float array of ``shape`` (None: any) with finite values where
-    ``where`` is True (None: everywhere)."""
-    if not _traced(a):
-        a = xp.asarray(a)
-        a = a if a.dtype.kind == "f" else a.astype(float)
-    if shape is not None and tuple(a.shape) != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(a.shape)}")
-    if not _traced(a):
-        bad = ~xp.isfinite(a) if where is None else ~xp.isfinite(a) & where
-        if bool(xp.any(bad)):
-            first = tuple(int(i) for i in xp.argwhere(bad)[0])
-            raise ValueError(
-                f"{name}: expected finite values, found {float(a[first])} at index {first}"
-            )
-    return a
 
 
 def _onehot(tokens, vocab):
@@ -127,7 +114,7 @@ def flow_matching(log_in, in_mask, log_out, out_mask):
     Loss: mean over states of ``(logsumexp(in) - logsumexp(out))^2``. Entries the masks
     switch off are ignored (-inf there, the log of a zero flow, is fine).
     """
-    log_in, in_mask, log_out, out_mask = _check_fm(log_in, in_mask, log_out, out_mask)
+    log_in, in_mask, log_out, out_mask = check_fm(log_in, in_mask, log_out, out_mask)
     _, lhs = _masked_softmax(log_in, in_mask)
     _, rhs = _masked_softmax(log_out, out_mask)
     r = lhs - rhs
@@ -135,31 +122,13 @@ def flow_matching(log_in, in_mask, log_out, out_mask):
 
 
 def flow_matching_grad(log_in, in_mask, log_out, out_mask):
-    log_in, in_mask, log_out, out_mask = _check_fm(log_in, in_mask, log_out, out_mask)
+    log_in, in_mask, log_out, out_mask = check_fm(log_in, in_mask, log_out, out_mask)
     p_in, lhs = _masked_softmax(log_in, in_mask)
     p_out, rhs = _masked_softmax(log_out, out_mask)
     r = lhs - rhs
     g = 2.0 * r / r.shape[0]
     grads = {"log_in": g[:, None] * p_in, "log_out": -g[:, None] * p_out}
     return xp.mean(r * r), r, grads
-
-
-def _check_rows(mask, name, shape):
-    mask = np.asarray(mask, dtype=bool)
-    if mask.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {mask.shape}")
-    if mask.ndim != 2 or not mask.any(axis=1).all():
-        raise ValueError(f"{name}: expected (N, k) booleans with a True in every row")
-    return mask
-
-
-def _check_fm(log_in, in_mask, log_out, out_mask):
-    in_mask = _check_rows(in_mask, "in_mask", np.shape(log_in))
-    out_mask = _check_rows(out_mask, "out_mask", np.shape(log_out))
-    if out_mask.shape[0] != in_mask.shape[0]:
-        raise ValueError(f"log_out: expected {in_mask.shape[0]} rows, got {out_mask.shape[0]}")
-    log_in = _floats("log_in", log_in, where=in_mask)
-    return log_in, in_mask, _floats("log_out", log_out, where=out_mask), out_mask
 
 
 # --------------------------------------------------------------------------- (4.11) DB
@@ -170,12 +139,12 @@ def detailed_balance(log_F_from, log_pf, log_F_to, log_pb, mask):
 
     Loss: ``sum(mask r^2) / sum(mask)``. Returns ``(loss, r)`` (r on padding is not zeroed).
     """
-    log_pf = _floats("log_pf", log_pf)
+    log_pf = floats("log_pf", log_pf)
     log_F_from, log_F_to, log_pb = (
-        _floats(name, a, log_pf.shape)
+        floats(name, a, log_pf.shape)
         for name, a in (("log_F_from", log_F_from), ("log_F_to", log_F_to), ("log_pb", log_pb))
     )
-    mask = _check_mask(mask, log_pf.shape)
+    mask = check_mask(mask, log_pf.shape)
     r = log_F_from + log_pf - log_F_to - log_pb
     return xp.sum(mask * r * r) / mask.sum(), r
 
@@ -191,8 +160,8 @@ def detailed_balance_grad(log_F_from, log_pf, log_F_to, log_pb, mask):
 
 def trajectory_balance(log_Z, log_pf, log_pb, log_reward, mask):
     """Eq. (4.12): ``mean_b r_b^2`` with ``r_b = log Z + sum_t m (log P_F - log P_B) - log R``."""
-    log_Z = _floats("log_Z", log_Z, ())
-    log_pf, log_pb, log_reward, mask = _check_trajectories(log_pf, log_pb, log_reward, mask)
+    log_Z = floats("log_Z", log_Z, ())
+    log_pf, log_pb, log_reward, mask = check_trajectories(log_pf, log_pb, log_reward, mask)
     r = log_Z + xp.sum(mask * (log_pf - log_pb), axis=0) - log_reward
     return xp.mean(r * r), r
 
@@ -212,7 +181,7 @@ def log_partition_variance(log_pf, log_pb, log_reward, mask):
     """Eq. (4.14): each trajectory's estimate ``log Z_b = log R - sum (log P_F - log P_B)``
     should agree; the loss is the batch variance (1/B) of ``s_b = -log Z_b``.
     Returns ``(loss, s - mean(s))``."""
-    log_pf, log_pb, log_reward, mask = _check_trajectories(log_pf, log_pb, log_reward, mask)
+    log_pf, log_pb, log_reward, mask = check_trajectories(log_pf, log_pb, log_reward, mask)
     s = xp.sum(mask * (log_pf - log_pb), axis=0) - log_reward
     c = s - xp.mean(s)
     return xp.mean(c * c), c
@@ -229,10 +198,10 @@ def log_partition_variance_grad(log_pf, log_pb, log_reward, mask):
 
 
 def _subtb_pieces(log_F, log_pf, log_pb, mask, lam):
-    log_pf = _floats("log_pf", log_pf)
-    log_pb = _floats("log_pb", log_pb, log_pf.shape)
-    log_F = _floats("log_F", log_F, (log_pf.shape[0] + 1, *log_pf.shape[1:]))
-    mask = _check_mask(mask, log_pf.shape)
+    log_pf = floats("log_pf", log_pf)
+    log_pb = floats("log_pb", log_pb, log_pf.shape)
+    log_F = floats("log_F", log_F, (log_pf.shape[0] + 1, *log_pf.shape[1:]))
+    mask = check_mask(mask, log_pf.shape)
     m = np.asarray(mask, dtype=float)
     if np.any(np.diff(m, axis=0) > 0):
         raise ValueError("mask: expected each column to be ones followed by zeros")
@@ -267,14 +236,6 @@ def subtrajectory_balance_grad(log_F, log_pf, log_pb, mask, lam=0.9):
     d_delta = xp.cumsum(d_C[::-1], axis=0)[::-1][1:]
     loss = xp.sum(w * r * r) / r.shape[-1]
     return loss, r, {"log_F": d_F, "log_pf": m * d_delta, "log_pb": -m * d_delta}
-
-
-def _check_trajectories(log_pf, log_pb, log_reward, mask):
-    """The arguments of TB (4.12) and ZVar (4.14), converted and checked."""
-    log_pf = _floats("log_pf", log_pf)
-    log_pb = _floats("log_pb", log_pb, log_pf.shape)
-    log_reward = _floats("log_reward", log_reward, log_pf.shape[1:])
-    return log_pf, log_pb, log_reward, _check_mask(mask, log_pf.shape)
 
 
 # --------------------------------------------------------------------------- (4.15) SDB
@@ -348,93 +309,9 @@ def dynamics_cross_entropy(logits, realized, mask=None):
 
     Returns ``(loss, d_logits)``; the maximum-likelihood fit of the dynamics model.
     """
-    realized, m = _check_cross_entropy(logits, realized, mask)
+    realized, m = check_cross_entropy(logits, realized, mask)
     X = _onehot(realized, logits.shape[-1])
     logp = nn.log_softmax(logits)
     loss = -xp.sum(m * xp.sum(logp * X, axis=-1)) / m.sum()
     d_logits = nn.log_softmax_backward(logp, -(m / m.sum())[..., None] * X)
     return loss, d_logits
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _check_cross_entropy(logits, realized, mask):
-    """``(realized, mask as floats)`` for (4.16) after checking shapes and token range."""
-    realized = np.asarray(realized)
-    if realized.shape != tuple(logits.shape[:-1]):
-        raise ValueError(
-            f"realized: expected shape {tuple(logits.shape[:-1])}, got {realized.shape}"
-        )
-    m = np.ones(realized.shape) if mask is None else np.asarray(mask, dtype=float)
-    if m.shape != realized.shape or m.sum() <= 0:
-        raise ValueError(f"mask: expected shape {realized.shape} with a nonzero entry")
-    V = logits.shape[-1]
-    if realized.size and (realized.min() < 0 or realized.max() >= V):
-        raise ValueError(f"realized: expected tokens in 0..{V - 1}")
-    return realized, m
-
-
-def _check_mask(mask, shape):
-    m = np.asarray(mask)
-    if m.shape != tuple(shape):
-        raise ValueError(f"mask: expected shape {tuple(shape)}, got {m.shape}")
-    if not np.isin(m, (0, 1)).all() or m.sum() == 0:
-        raise ValueError("mask: expected zeros and ones with at least one 1")
-    return m.astype(float)
-
-
-LOGNORM_TOL = 1e-6  # |logsumexp| allowed for a row of dyn_logprobs
-
-
-def check_sdb_inputs(log_flows, fwd_logits, bwd_logits, dyn_logprobs, intended, realized,
-                     log_reward, mask):  # fmt: skip
-    """The arguments of (4.15), converted (``xp`` floats, NumPy integer tokens, mask as
-    floats) and checked: shapes, token ranges, finite values. ``dyn_logprobs`` (None or
-    ``(K - 1, B, V)``) may hold -inf for a token the dynamics rule out, never for the
-    realized token, and every row must be log-normalised within ``LOGNORM_TOL``."""
-    fwd_logits = _floats("fwd_logits", fwd_logits)
-    if fwd_logits.ndim != 3:
-        raise ValueError(f"fwd_logits: expected (K, B, V), got shape {tuple(fwd_logits.shape)}")
-    K, B, V = fwd_logits.shape
-    if K < 2:
-        raise ValueError(f"fwd_logits: expected a chain of K >= 2 prefixes, got K = {K}")
-    bwd_logits = _floats("bwd_logits", bwd_logits, (K, B, V))
-    log_flows = _floats("log_flows", log_flows, (K, B))
-    log_reward = _floats("log_reward", log_reward, (B,))
-    tokens = []
-    for name, tok in (("intended", intended), ("realized", realized)):
-        tok = np.asarray(tok)
-        if tok.shape != (K, B) or not np.issubdtype(tok.dtype, np.integer):
-            raise ValueError(f"{name}: expected integer tokens of shape {(K, B)}")
-        if tok.min() < 0 or tok.max() >= V:
-            raise ValueError(f"{name}: expected tokens in 0..{V - 1}")
-        tokens.append(tok)
-    mask = _check_mask(mask, (K - 1, B))
-    if dyn_logprobs is not None:
-        dyn_logprobs = _check_log_normalised(dyn_logprobs, tokens[1][1:], (K - 1, B, V))
-    return (log_flows, fwd_logits, bwd_logits, dyn_logprobs, *tokens, log_reward, mask)
-
-
-def _check_log_normalised(logp, realized, shape):
-    """``dyn_logprobs``: rows of log-probabilities, -inf allowed except at ``realized``."""
-    name = "dyn_logprobs"
-    if _traced(logp):
-        return _floats(name, logp, shape)
-    logp = _floats(name, logp, shape, where=~np.isneginf(np.asarray(logp)))
-    picked = np.take_along_axis(np.asarray(logp), realized[..., None], axis=-1)[..., 0]
-    if np.isneginf(picked).any():
-        first = tuple(int(i) for i in np.argwhere(np.isneginf(picked))[0])
-        raise ValueError(
-            f"{name}: the realized token {int(realized[first])} has log-probability -inf at "
-            f"(k, b) = {first}: a transition the dynamics rule out cannot have happened"
-        )
-    top = xp.max(logp, axis=-1, keepdims=True)  # finite: the realized entry is
-    lse = top[..., 0] + xp.log(xp.sum(xp.exp(logp - top), axis=-1))
-    worst = float(xp.max(xp.abs(lse)))
-    if worst > LOGNORM_TOL:
-        raise ValueError(
-            f"{name}: expected rows of log-probabilities (|logsumexp over the last axis| <= "
-            f"{LOGNORM_TOL:g}), worst row off by {worst:.3g}"
-        )
-    return logp

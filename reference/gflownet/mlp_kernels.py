@@ -117,9 +117,9 @@ dynamics_ce_jit = njit(cache=True)(dynamics_ce_plain)
 def dynamics_cross_entropy(logits, realized, mask=None, jit=True):
     """Twin of ``losses.dynamics_cross_entropy`` (same arguments and results) computed by
     :func:`log_softmax_jit` and :func:`dynamics_ce_jit` (or the plain twins)."""
-    from .losses import _check_cross_entropy
+    from .checks import check_cross_entropy
 
-    realized, m = _check_cross_entropy(logits, realized, mask)
+    realized, m = check_cross_entropy(logits, realized, mask)
     V = logits.shape[-1]
     log_softmax = log_softmax_jit if jit else log_softmax_plain
     ce = dynamics_ce_jit if jit else dynamics_ce_plain
