@@ -47,6 +47,7 @@ MODULES = (
     "reference.active_inference.vectors",
     "reference.dsr.vectors",
     "reference.gflownet.vectors",
+    "reference.gflownet.vectors_models",
     "reference.ngc.vectors",
 )
 
