@@ -21,6 +21,7 @@ A run stops when its 100-episode mean is below -192 at episode 250, 275, ... (ho
 Usage (repository root)::
 
     python reference/ngc/results/mountaincar_screen.py n5_ts100 1 --out screen.jsonl
+    python reference/ngc/results/mountaincar_screen.py probe 0 --episodes 120
 """
 
 from __future__ import annotations
@@ -64,7 +65,6 @@ VARIANTS = {
     "fresh_ae200_ts100": ("angc", dict(BEST_TS100, alpha_e=200.0), {"fresh_bonus": True}),
     "fresh_gamma0.99_ts100": ("angc", dict(BEST_TS100, gamma=0.99), {"fresh_bonus": True}),
     "cap0_ts100": ("angc", BEST_TS100, {"cap": 0.0}),
-    "cap0": ("angc", BEST, {"cap": 0.0}),
     "two_heads_ts100": ("angc", BEST_TS100, {"separate_head": 0.995}),
     "two_heads_gint0.99_ts100": ("angc", BEST_TS100, {"separate_head": 0.99}),
     "dqn_anchor_schedule": (
@@ -288,14 +288,52 @@ def run(name, seed, episodes=400):
     )  # fmt: skip
 
 
+def probe(seed=0, episodes=120, batch=4096):
+    """The diagnosis of the README: train ``ts100`` for ``episodes``, then look at a replay batch.
+
+    Returns percentiles of the stored rewards, of Q(o, a) and of the TD error, and the mean
+    absolute TD error on terminal transitions (the flag).
+    """
+    import gymnasium as gym
+
+    rng = np.random.default_rng(seed)
+    cfg = experiments.angc_settings("MountainCar-v0", **BEST_TS100)
+    agent, env = angc.make_angc_agent(2, 3, cfg, rng), gym.make("MountainCar-v0")
+    for e in range(episodes):
+        obs, _ = env.reset(seed=seed if e == 0 else None)
+        done = False
+        while not done:
+            action = agent.act(obs, rng)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            agent.observe(obs, action, float(reward), next_obs, terminated, truncated, rng)
+            obs, done = next_obs, terminated or truncated
+    c, b = agent.config, agent.memory.sample(batch, rng)
+    obs, next_obs, a = agent.scale(b["obs"]), agent.scale(b["next_obs"]), b["actions"]
+    next_q = circuit.project(agent.target, agent.controller_input(next_obs), c.phi)[0]
+    y = b["rewards"] + c.gamma * (1 - b["terminated"]) * next_q.max(axis=1)
+    q = agent.controller.project(agent.controller_input(obs))[np.arange(batch), a]
+    end = b["terminated"] > 0
+    pct = [0, 5, 50, 95, 100]
+    return {
+        "rewards": np.percentile(b["rewards"], [0, 50, 90, 99, 100]).tolist(),
+        "q": np.percentile(q, pct).tolist(),
+        "td": np.percentile(y - q, pct).tolist(),
+        "terminal_fraction": float(end.mean()),
+        "terminal_abs_td": float(np.abs(y - q)[end].mean()) if end.any() else None,
+    }
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("variant", choices=sorted(VARIANTS))
+    p.add_argument("variant", choices=sorted(VARIANTS) + ["probe"])
     p.add_argument("seed", type=int)
     p.add_argument("--episodes", type=int, default=400)
     p.add_argument("--out", default=None, help="append the result as a JSON line to this file")
     args = p.parse_args()
-    result = run(args.variant, args.seed, args.episodes)
+    if args.variant == "probe":  # python ... probe 0 --episodes 120
+        result = probe(args.seed, args.episodes)
+    else:
+        result = run(args.variant, args.seed, args.episodes)
     print(json.dumps(result))
     if args.out:
         with open(args.out, "a") as f:
